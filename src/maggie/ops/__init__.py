@@ -1,0 +1,1 @@
+"""Low-level operations shared by the model, the data pipeline and the metrics."""
