@@ -45,10 +45,11 @@ def check_shape(name: str, tensor: torch.Tensor, spec: Sequence[str | int], size
 
 @dataclass
 class TemporalState:
-    """What the video model carries from one window to the next (passed in and out explicitly).
+    """What the video model takes over from the previous window (passed in explicitly).
 
     Attributes:
-        hidden: last forward Conv-GRU hidden state ``(B, 128, h, w)``, or None for a zero state.
+        hidden: Conv-GRU hidden state to start the window from ``(B, C, h, w)``, or None for
+            zeros (the released evaluation always starts from zeros).
         prev_alpha: fused alpha of the frame before the window's middle frame ``(B, N, H, W)``,
             used by the hard temporal fusion (the reference's ``prev_pred``), or None.
     """
@@ -77,7 +78,8 @@ class MatteOutput:
             frame T-1 (backward) are zero placeholders.
         alpha_decoder: video only, the progressive-fusion alpha before the temporal fusion.
         alpha_temporal_soft: video only, the soft bidirectional fusion (for inspection).
-        state: video only, the temporal state to pass to the next window.
+        hidden: video only, the forward Conv-GRU states of every frame ``(B, T, C, h, w)``, from
+            which the caller builds the next window's :class:`TemporalState`.
     """
 
     alpha: torch.Tensor
@@ -93,4 +95,4 @@ class MatteOutput:
     sparsity_backward: torch.Tensor | None = None
     alpha_decoder: torch.Tensor | None = None
     alpha_temporal_soft: torch.Tensor | None = None
-    state: TemporalState | None = None
+    hidden: torch.Tensor | None = None
