@@ -71,6 +71,7 @@ class MaGGIe(nn.Module):
         band_alpha: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
         state: TemporalState | None = None,
+        band_kernel: int | None = None,
     ) -> MatteOutput:
         """Predict one alpha matte per instance.
 
@@ -83,6 +84,8 @@ class MaGGIe(nn.Module):
                 instead of the coarse prediction (the training curriculum passes ground truth).
             generator: random source for the training-time dilation widths.
             state: video only, what the previous window hands over.
+            band_kernel: override the configured uncertainty-band kernel (wider: the matte may
+                depart further from the coarse prediction).
 
         Returns:
             :class:`maggie.types.MatteOutput` with ``(B, T, N, H, W)`` mattes.
@@ -126,7 +129,7 @@ class MaGGIe(nn.Module):
             alpha8 = snap_coarse(alpha8, self.config.snap_threshold)
         band = uncertainty_band(
             alpha8 if band_alpha is None else band_alpha,
-            self.config.band_kernel,
+            band_kernel or self.config.band_kernel,
             randomize=self.training,
             generator=generator,
         )

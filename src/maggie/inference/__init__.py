@@ -1,0 +1,1 @@
+"""Predictors that speak user types (uint8 images, bool masks, original resolution)."""
