@@ -64,10 +64,9 @@ def dilate(x: torch.Tensor, size: int) -> torch.Tensor:
     """
     if size <= 1:
         return x.clone()
-    is_bool = x.dtype == torch.bool
-    if is_bool:
-        work = x.to(torch.uint8)
-    elif x.dtype in (torch.float16, torch.bfloat16):
+    if x.dtype == torch.bool:
+        return _dilate_binary(x, size)
+    if x.dtype in (torch.float16, torch.bfloat16):
         work = x.float()
     else:
         work = x
@@ -101,10 +100,36 @@ def dilate(x: torch.Tensor, size: int) -> torch.Tensor:
         else:
             shifted = F.pad(src[..., : h + dy, :], (0, 0, -dy, 0), value=low)
         out = torch.maximum(out, shifted)
-    out = out.reshape(shape)
-    if is_bool:
-        return out > 0
-    return out.to(x.dtype)
+    return out.reshape(shape).to(x.dtype)
+
+
+def _dilate_binary(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Binary dilation: per kernel row, a horizontal run test from a running sum (O(1) per
+    pixel whatever the width), then an OR of the vertically shifted rows."""
+    h, w = x.shape[-2:]
+    flat = x.reshape(-1, h, w)
+    c = size // 2
+    # running[..., c + j] = number of ones in columns [0, j), padded so that any window
+    # [x - left, x + right] clipped to the image is a difference of two slices.
+    running = F.pad(flat.to(torch.int32).cumsum(dim=-1), (1 + c, 0))
+    running = torch.cat((running, running[..., -1:].expand(-1, -1, c)), dim=-1)
+    runs: dict[tuple[int, int], torch.Tensor] = {}
+    out = torch.zeros_like(flat)
+    for i, hw in enumerate(ellipse_half_widths(size)):
+        dy = i - c  # output row y takes input row y + dy
+        if hw < 0 or abs(dy) >= h:
+            continue
+        left, right = min(hw, c), min(hw, size - 1 - c)
+        if (left, right) not in runs:
+            upper = running[..., c + right + 1 : c + right + 1 + w]
+            lower = running[..., c - left : c - left + w]
+            runs[left, right] = upper > lower
+        src = runs[left, right]
+        if dy >= 0:
+            out[:, : h - dy] |= src[:, dy:]
+        else:
+            out[:, -dy:] |= src[:, : h + dy]
+    return out.reshape(x.shape)
 
 
 def erode(x: torch.Tensor, size: int) -> torch.Tensor:

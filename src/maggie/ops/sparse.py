@@ -72,7 +72,7 @@ class ActiveSites:
         self.keys = (self.coords[:, 0] * height + self.coords[:, 1]) * width + self.coords[:, 2]
         self.finer: ActiveSites | None = None
         self._neighbours: torch.Tensor | None = None
-        self._sources: torch.Tensor | None = None
+        self._sources: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
 
     @classmethod
     def from_mask(cls, mask: torch.Tensor) -> ActiveSites:
@@ -123,23 +123,34 @@ class ActiveSites:
             self._neighbours = self.lookup(self.coords[:, 0:1].expand_as(y), y, x, valid)
         return self._neighbours
 
-    def source_table(self) -> torch.Tensor:
-        """``(M_finer, 9)`` index into this set of the coarse input feeding each finer site.
+    def source_groups(self) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """How the transposed convolution to the finer set gathers from this set.
 
-        For the transposed convolution, finer row ``y`` receives coarse row ``Y`` through kernel
-        row ``ky = y - 2Y + 1``; same for columns.
+        Finer row ``y`` receives coarse row ``Y`` through kernel row ``ky = y - 2Y + 1``, so an
+        even ``y`` only uses ``ky = 1`` and an odd one ``ky ∈ {0, 2}`` (same for columns). The
+        finer sites are split by row/column parity into four groups with 1, 2, 2 and 4 taps;
+        each group is ``(finer site indices, kernel tap indices, (sites, taps) source table)``
+        with ``len(self)`` marking an absent source.
         """
         if self.finer is None:
             raise ValueError("this level has no finer level to up-sample to")
         if self._sources is None:
             fine = self.finer.coords
-            off = _OFFSETS.to(fine.device)
-            y2 = fine[:, 1:2] + 1 - off[:, 0]
-            x2 = fine[:, 2:3] + 1 - off[:, 1]
-            valid = (y2 % 2 == 0) & (x2 % 2 == 0)
-            yc, xc = torch.div(y2, 2, rounding_mode="floor"), torch.div(x2, 2, rounding_mode="floor")
-            valid &= (yc >= 0) & (yc < self.height) & (xc >= 0) & (xc < self.width)
-            self._sources = self.lookup(fine[:, 0:1].expand_as(yc), yc, xc, valid)
+            groups = []
+            parity = (fine[:, 1] % 2) * 2 + fine[:, 2] % 2
+            for py in (0, 1):
+                for px in (0, 1):
+                    rows = torch.nonzero(parity == py * 2 + px).squeeze(1)
+                    ky = torch.tensor([1] if py == 0 else [0, 2], device=fine.device)
+                    kx = torch.tensor([1] if px == 0 else [0, 2], device=fine.device)
+                    taps = (ky[:, None] * 3 + kx[None, :]).reshape(-1)
+                    sel = fine[rows]
+                    yc = torch.div(sel[:, 1:2] + 1 - taps // 3, 2, rounding_mode="floor")
+                    xc = torch.div(sel[:, 2:3] + 1 - taps % 3, 2, rounding_mode="floor")
+                    valid = (yc >= 0) & (yc < self.height) & (xc >= 0) & (xc < self.width)
+                    table = self.lookup(sel[:, 0:1].expand_as(yc), yc, xc, valid)
+                    groups.append((rows, taps, table))
+            self._sources = groups
         return self._sources
 
 
@@ -200,12 +211,12 @@ def _gather_matmul(features: torch.Tensor, table: torch.Tensor, weight: torch.Te
     c_in = features.shape[1]
     padded = torch.cat((features, features.new_zeros(1, c_in)), dim=0)
     chunk = max(1, _GATHER_CHUNK_ELEMENTS // max(1, k * c_in))
+    if m_out <= chunk:
+        return torch.index_select(padded, 0, table.reshape(-1)).view(m_out, k * c_in) @ weight
     outs = []
     for start in range(0, m_out, chunk):
         idx = table[start : start + chunk]
-        outs.append(padded[idx].reshape(idx.shape[0], k * c_in) @ weight)
-    if not outs:
-        return features.new_zeros(0, weight.shape[1])
+        outs.append(torch.index_select(padded, 0, idx.reshape(-1)).view(idx.shape[0], k * c_in) @ weight)
     return torch.cat(outs, dim=0)
 
 
@@ -265,8 +276,12 @@ class SparseInverseConv2d(nn.Module):
         if finer is None:
             raise ValueError("SparseInverseConv2d needs sites with a finer level")
         if isinstance(x, SparseMap):
-            matrix = self.weight.reshape(self.out_channels, -1).t()
-            out = _gather_matmul(x.features, x.sites.source_table(), matrix)
+            taps_weight = self.weight.reshape(self.out_channels, 9, self.in_channels)
+            out = x.features.new_zeros(len(finer), self.out_channels)
+            for rows, taps, table in x.sites.source_groups():
+                if len(rows):
+                    matrix = taps_weight[:, taps].reshape(self.out_channels, -1).t()
+                    out = out.index_copy(0, rows, _gather_matmul(x.features, table, matrix))
             return SparseMap(out, finer)
         out = F.conv_transpose2d(
             x.features, self.weight.permute(3, 0, 1, 2), stride=2, padding=1, output_padding=1
