@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import maggie
@@ -22,15 +21,6 @@ from maggie.errors import InputError, MaggieError
 from maggie.evaluation import BadSample
 
 H, W = 24, 32
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The trimap's torch morphology runs faster on one thread on a small, shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _png(path: Path, array: np.ndarray) -> None:

@@ -9,8 +9,6 @@ import torch
 import maggie
 from conftest import load_case
 
-pytestmark = pytest.mark.usefixtures("single_thread")
-
 ATOL = 1e-4  # max |Δα| allowed by the fixtures for a faithful float32 re-implementation
 
 
@@ -72,7 +70,7 @@ def test_image_model_intermediates(image_model: maggie.models.MaGGIe) -> None:
         close("dec_os16", os16)
         os8 = m.trunk.layer2(os16) + enc.shortcuts[3]
         close("imd_in", os8)
-        attended, tokens, _ = m.instance_decoder.attend(os8[None], masks, need_attention=False)
+        attended, tokens, _, _ = m.instance_decoder.attend(os8[None], masks, need_attention=False)
         close("imd_attn_out", attended[0])
         features = m.instance_decoder.head(attended[0])
         close("feat_os8", features)

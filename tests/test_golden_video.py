@@ -10,8 +10,6 @@ import maggie
 from conftest import fixture_model, load_case
 from maggie.ops.spectral_norm import SpectralNorm
 
-pytestmark = pytest.mark.usefixtures("single_thread")
-
 ATOL = 1e-4
 # The hard fusion tests alphas of different frames for exact equality, so float noise can flip
 # a few pixels; the fixtures allow at most 0.05 % of them to differ (see their README).

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from maggie import metrics
 from maggie.errors import MaggieError
@@ -22,15 +21,6 @@ VIDEO_CASES = [c for c, info in CASES.items() if info["kind"] == "video"]
 # The README's tolerance: |x - ref| <= rtol·|ref| + atol, rtol 3e-5 for Grad (float32 reference).
 ATOL, RTOL, RTOL_GRAD = 1e-9, 1e-5, 3e-5
 FIXTURE_KEY = {"reference": "official", "conventional": "conventional"}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The trimap's torch morphology runs faster on one thread on a small, shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @functools.lru_cache(maxsize=1)

@@ -83,7 +83,7 @@ def test_image_model_and_video_model_share_the_non_temporal_path() -> None:
             x = m.mask_embedding(image[:, 0], masks[:, 0])
             enc = m.encoder(x)
             f8 = m.trunk(m.aspp(enc.bottleneck), enc.shortcuts[4], enc.shortcuts[3])
-            attended, tokens, _ = m.instance_decoder.attend(f8[None], masks, need_attention=False)
+            attended, tokens, _, _ = m.instance_decoder.attend(f8[None], masks, need_attention=False)
             feats.append((attended, m.instance_decoder.kernels(tokens), m.instance_decoder.head(attended[0])))
         out_image, out_video = image_model(image, masks), video(image, masks)
     for a, b in zip(*feats):

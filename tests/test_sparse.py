@@ -30,7 +30,7 @@ def _pair(mask: torch.Tensor, channels: int, seed: int) -> tuple[SparseMap, Dens
     g = torch.Generator().manual_seed(seed)
     dense = torch.randn(mask.shape[0], channels, *mask.shape[1:], generator=g) * mask[:, None]
     leaf = dense.clone().requires_grad_(True)
-    sites = ActiveSites.from_mask(mask)
+    sites = ActiveSites(mask)
     c = sites.coords
     sparse = SparseMap(leaf[c[:, 0], :, c[:, 1], c[:, 2]], sites)
     return sparse, DenseMap(leaf * mask[:, None].float(), DenseSites(mask[:, None].float())), leaf
@@ -66,7 +66,7 @@ def test_submanifold_conv_is_a_cross_correlation_over_active_neighbours() -> Non
     conv = SubMConv2d(1, 1, kernel_size=3, bias=False)
     with torch.no_grad():
         conv.weight.copy_(torch.arange(9.0).view(1, 3, 3, 1))
-    sites = ActiveSites.from_mask(mask)
+    sites = ActiveSites(mask)
     out = conv(SparseMap(torch.tensor([[10.0], [1.0]]), sites))  # (1,2) holds 10, (2,2) holds 1
     # Site (1,2): own value ×w[1,1]=4 plus (2,2) below ×w[2,1]=7 → 40 + 7 = 47.
     # Site (2,2): own ×4 plus (1,2) above ×w[0,1]=1 → 4 + 10 = 14.
@@ -77,7 +77,7 @@ def test_one_by_one_conv_reinterprets_the_weight_memory() -> None:
     conv = SubMConv2d(2, 3, kernel_size=1, bias=False)
     with torch.no_grad():
         conv.weight.copy_(torch.arange(6.0).view(3, 1, 1, 2))
-    sites = ActiveSites.from_mask(torch.ones(1, 1, 1, dtype=torch.bool))
+    sites = ActiveSites(torch.ones(1, 1, 1, dtype=torch.bool))
     out = conv(SparseMap(torch.tensor([[1.0, 10.0]]), sites))
     # memory 0..5 read as a (C_in=2, C_out=3) matrix [[0,1,2],[3,4,5]]: [1,10] @ it = [30, 41, 52]
     # (a transpose of the KRSC (3, 2) matrix would give [10, 32, 54]).
@@ -100,7 +100,7 @@ def test_coarsen_is_a_strided_max_pool() -> None:
 @pytest.mark.parametrize("density", [0.02, 0.3])
 def test_inverse_conv_equals_masked_transposed_conv(density: float) -> None:
     mask = _random_mask(2, 16, 16, density, seed=4)
-    fine = ActiveSites.from_mask(mask)
+    fine = ActiveSites(mask)
     coarse = fine.coarsen()
     coarse_mask = torch.zeros(2, 8, 8, dtype=torch.bool)
     coarse_mask[coarse.coords[:, 0], coarse.coords[:, 1], coarse.coords[:, 2]] = True

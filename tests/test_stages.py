@@ -55,9 +55,10 @@ def test_stage_shapes(tiny: maggie.models.MaGGIe, n: int) -> None:
         ]
         feat = tiny.trunk(tiny.aspp(enc.bottleneck), enc.shortcuts[4], enc.shortcuts[3])
         assert feat.shape == (1, c[2], H // 8, W // 8)
-        attended, tokens, maps = tiny.instance_decoder.attend(feat[None], masks, need_attention=True)
+        attended, tokens, maps, present = tiny.instance_decoder.attend(feat[None], masks, need_attention=True)
         assert attended.shape == (1, 1, c[2], H // 8, W // 8) and tokens.shape == (1, 10, c[2])
         assert len(maps) == tiny.config.attention_blocks + 1 and maps[0].shape == (1, 10, H // 8 * W // 8)
+        assert present.shape == (1, n) and bool(present.all())
         out = tiny(image, masks)
     for name in ("alpha", "alpha_os8", "alpha_os4", "alpha_os1", "uncertainty", "region_os4", "region_os1"):
         assert getattr(out, name).shape == (1, 1, n, H, W), name
@@ -184,3 +185,16 @@ def test_soft_and_hard_temporal_fusion_by_hand() -> None:
     alpha2 = torch.tensor([0.9, 0.6, 0.9]).view(1, 3, 1, 1, 1)
     out = hard_fusion(alpha2, changed, unchanged, None)
     assert out.flatten().tolist() == pytest.approx([0.9, 0.9, 0.9])
+
+
+def test_no_instance_at_all_stays_finite(tiny: maggie.models.MaGGIe) -> None:
+    # The reference returns NaN here (every attention key masked); training batches can hit it.
+    image = torch.randn(2, 1, 3, H, W)
+    masks = _masks(2).expand(2, -1, -1, -1, -1).clone()
+    masks[1] = 0
+    out = tiny.train()(image, masks, generator=torch.Generator().manual_seed(0))
+    tiny.eval()
+    assert torch.isfinite(out.alpha).all()
+    # In training, slots without a mask get no coarse matte (and so no band or loss).
+    assert not out.alpha_os8[1].any() and not out.uncertainty[1].any()
+    assert out.alpha_os8[0].any()

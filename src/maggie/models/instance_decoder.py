@@ -125,7 +125,7 @@ class InstanceMatteDecoder(nn.Module):
 
     def attend(
         self, feat: torch.Tensor, masks: torch.Tensor, *, need_attention: bool
-    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor], torch.Tensor]:
         """Run the attention blocks.
 
         Args:
@@ -134,7 +134,8 @@ class InstanceMatteDecoder(nn.Module):
             need_attention: also return the token → feature attention maps.
 
         Returns:
-            attended features ``(B, T, C, h, w)``, raw tokens ``(B, S, C)``, attention maps.
+            attended features ``(B, T, C, h, w)``, raw tokens ``(B, S, C)``, attention maps, and
+            which instances have a mask anywhere in the clip ``(B, N)`` bool.
         """
         b, t, c, h, w = feat.shape
         n = masks.shape[2]
@@ -154,6 +155,9 @@ class InstanceMatteDecoder(nn.Module):
         present = cells.flatten(3).any(dim=3).any(dim=1)  # (B, N)
         invalid = torch.ones(b, s, dtype=torch.bool, device=feat.device)
         invalid[:, :n] = ~present
+        # With no instance at all every key would be masked and the attention would be NaN (the
+        # reference's behaviour); attend to all tokens instead so the output stays finite.
+        invalid &= ~invalid.all(dim=1, keepdim=True)
 
         maps: list[torch.Tensor] = []
         for ca, mlp, sa, back in zip(
@@ -169,7 +173,7 @@ class InstanceMatteDecoder(nn.Module):
         if att is not None:
             maps.append(att)
         attended = seq.view(b, h, w, t, c).permute(0, 3, 4, 1, 2)
-        return attended, tokens, maps
+        return attended, tokens, maps, present
 
     def head(self, attended: torch.Tensor) -> torch.Tensor:
         """Conv head: ``(F, C, h, w)`` → F̄8 ``(F, feature_dim, h, w)``."""

@@ -110,7 +110,7 @@ class MaGGIe(nn.Module):
         feat8 = self.trunk(self.aspp(encoded.bottleneck), fea5, fea4)
 
         decoder = self.instance_decoder
-        attended, tokens, attention = decoder.attend(
+        attended, tokens, attention, present = decoder.attend(
             feat8.view(b, t, *feat8.shape[1:]), masks, need_attention=self.training
         )
         kernels = decoder.kernels(tokens)
@@ -123,6 +123,9 @@ class MaGGIe(nn.Module):
             coarse_features = features
         logits8 = decoder.logits(kernels, coarse_features.view(b, t, *coarse_features.shape[1:]))[:, :, :n]
         alpha8 = coarse_alpha(logits8, (h, w))
+        if self.training:
+            # Padding slots (no mask in the clip) must not produce a matte, a band or a loss.
+            alpha8 = alpha8 * present[:, None, :, None, None]
 
         video_inference = self.is_video and not self.training
         if video_inference:

@@ -4,10 +4,10 @@ MaGGIe refines its coarse mattes only inside a thin uncertainty band. The releas
 this with spconv; this module computes the same layers with gather → matrix multiply, so time
 and memory grow with the number of active pixels, not with the image area:
 
-* :class:`ActiveSites` — the active pixels of a ``(batch, H, W)`` grid at one scale, sorted
-  row-major, with neighbour tables built lazily by binary search over the sorted pixel keys.
-  ``coarsen()`` gives the next scale's set, which is a 3×3 / stride-2 / pad-1 max-pool of this
-  one (what a strided sparse convolution produces).
+* :class:`ActiveSites` — the active pixels of a ``(batch, H, W)`` grid at one scale, in
+  row-major order, with neighbour tables built lazily from an index grid. ``coarsen()`` gives
+  the next scale's set, a 3×3 / stride-2 / pad-1 max-pool of this one (what a strided sparse
+  convolution produces).
 * :class:`SparseMap` — features ``(M, C)`` on an :class:`ActiveSites`.
 * :class:`DenseMap` / :class:`DenseSites` — the same computation on dense ``(batch, C, H, W)``
   tensors that are zero outside a mask. Slower, but simple: used to check the sparse path and
@@ -59,68 +59,58 @@ _OFFSETS = torch.tensor([(ky, kx) for ky in range(3) for kx in range(3)], dtype=
 
 
 class ActiveSites:
-    """Active pixels ``(b, y, x)`` of a ``(batch, height, width)`` grid, sorted row-major.
+    """Active pixels ``(b, y, x)`` of a ``(batch, H, W)`` boolean mask, in row-major order.
+
+    Neighbour tables come from an int32 index grid (4 bytes per pixel and slice, built once per
+    scale, less than the float alpha maps the model returns): constant-time lookups. Features
+    and all convolution arithmetic live on the active sites only.
 
     Args:
-        coords: ``(M, 3)`` int64 coordinates in row-major order (as ``nonzero()`` returns).
-        batch, height, width: the grid size.
+        mask: ``(batch, H, W)`` bool.
     """
 
-    def __init__(self, coords: torch.Tensor, *, batch: int, height: int, width: int) -> None:
-        self.coords = coords.contiguous()
-        self.batch, self.height, self.width = batch, height, width
-        self.keys = (self.coords[:, 0] * height + self.coords[:, 1]) * width + self.coords[:, 2]
+    def __init__(self, mask: torch.Tensor) -> None:
+        self.mask = mask
+        self.batch, self.height, self.width = mask.shape
+        self.coords = torch.nonzero(mask).contiguous()
         self.finer: ActiveSites | None = None
+        self._grid: torch.Tensor | None = None
         self._neighbours: torch.Tensor | None = None
         self._sources: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
-
-    @classmethod
-    def from_mask(cls, mask: torch.Tensor) -> ActiveSites:
-        """Sites of a ``(batch, H, W)`` boolean mask."""
-        b, h, w = mask.shape
-        return cls(torch.nonzero(mask), batch=b, height=h, width=w)
 
     def __len__(self) -> int:
         return int(self.coords.shape[0])
 
-    @property
-    def batch_index(self) -> torch.Tensor:
-        return self.coords[:, 0]
-
-    def lookup(self, b: torch.Tensor, y: torch.Tensor, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """Index of each queried site in this set, or ``len(self)`` where absent or invalid."""
-        m = len(self)
-        if m == 0:
-            return torch.zeros_like(b)
-        query = (b * self.height + y.clamp(0, self.height - 1)) * self.width + x.clamp(0, self.width - 1)
-        pos = torch.searchsorted(self.keys, query).clamp_(max=m - 1)
-        found = valid & (self.keys[pos] == query)
-        return torch.where(found, pos, torch.full_like(pos, m))
-
     def coarsen(self) -> ActiveSites:
         """The set produced by a 3×3, stride-2, padding-1 sparse convolution (a max-pool)."""
-        hc, wc = self.height // 2, self.width // 2
-        off = _OFFSETS.to(self.coords.device)
-        y2 = self.coords[:, 1:2] + 1 - off[:, 0]
-        x2 = self.coords[:, 2:3] + 1 - off[:, 1]
-        ok = (y2 % 2 == 0) & (x2 % 2 == 0)
-        yc, xc = torch.div(y2, 2, rounding_mode="floor"), torch.div(x2, 2, rounding_mode="floor")
-        ok &= (yc >= 0) & (yc < hc) & (xc >= 0) & (xc < wc)
-        b = self.coords[:, 0:1].expand_as(yc)
-        keys = torch.unique((b[ok] * hc + yc[ok]) * wc + xc[ok])
-        coords = torch.stack((keys // (hc * wc), (keys // wc) % hc, keys % wc), dim=1)
-        coarse = ActiveSites(coords, batch=self.batch, height=hc, width=wc)
+        pooled = F.max_pool2d(self.mask[:, None].to(torch.float32), kernel_size=3, stride=2, padding=1)
+        coarse = ActiveSites(pooled[:, 0] > 0)
         coarse.finer = self
         return coarse
+
+    def _index_grid(self) -> torch.Tensor:
+        """``(batch, H + 2, W + 2)`` site index of every pixel, ``len(self)`` where inactive
+        (including a one-pixel frame, so 3×3 lookups never leave the grid)."""
+        if self._grid is None:
+            m = len(self)
+            device = self.mask.device
+            grid = torch.full((self.batch, self.height + 2, self.width + 2), m, dtype=torch.int32, device=device)
+            c = self.coords
+            grid[c[:, 0], c[:, 1] + 1, c[:, 2] + 1] = torch.arange(m, dtype=torch.int32, device=device)
+            self._grid = grid
+        return self._grid
+
+    def _flat_index(self, b: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return (b * (self.height + 2) + y + 1) * (self.width + 2) + x + 1
 
     def neighbour_table(self) -> torch.Tensor:
         """``(M, 9)`` index of the 3×3 neighbours (row-major kernel order), ``M`` if inactive."""
         if self._neighbours is None:
-            off = _OFFSETS.to(self.coords.device) - 1
-            y = self.coords[:, 1:2] + off[:, 0]
-            x = self.coords[:, 2:3] + off[:, 1]
-            valid = (y >= 0) & (y < self.height) & (x >= 0) & (x < self.width)
-            self._neighbours = self.lookup(self.coords[:, 0:1].expand_as(y), y, x, valid)
+            grid = self._index_grid().reshape(-1)
+            c = self.coords
+            centre = self._flat_index(c[:, 0], c[:, 1], c[:, 2])
+            offsets = (_OFFSETS[:, 0] - 1) * (self.width + 2) + (_OFFSETS[:, 1] - 1)
+            self._neighbours = grid[centre[:, None] + offsets.to(centre.device)[None, :]]
         return self._neighbours
 
     def source_groups(self) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
@@ -135,21 +125,22 @@ class ActiveSites:
         if self.finer is None:
             raise ValueError("this level has no finer level to up-sample to")
         if self._sources is None:
+            grid = self._index_grid().reshape(-1)
             fine = self.finer.coords
-            groups = []
+            device = fine.device
             parity = (fine[:, 1] % 2) * 2 + fine[:, 2] % 2
+            groups = []
             for py in (0, 1):
                 for px in (0, 1):
                     rows = torch.nonzero(parity == py * 2 + px).squeeze(1)
-                    ky = torch.tensor([1] if py == 0 else [0, 2], device=fine.device)
-                    kx = torch.tensor([1] if px == 0 else [0, 2], device=fine.device)
+                    ky = torch.tensor([1] if py == 0 else [0, 2], device=device)
+                    kx = torch.tensor([1] if px == 0 else [0, 2], device=device)
                     taps = (ky[:, None] * 3 + kx[None, :]).reshape(-1)
                     sel = fine[rows]
+                    # Coarse rows (y + 1 - ky) / 2 may be -1 or H: the grid's frame holds "absent".
                     yc = torch.div(sel[:, 1:2] + 1 - taps // 3, 2, rounding_mode="floor")
                     xc = torch.div(sel[:, 2:3] + 1 - taps % 3, 2, rounding_mode="floor")
-                    valid = (yc >= 0) & (yc < self.height) & (xc >= 0) & (xc < self.width)
-                    table = self.lookup(sel[:, 0:1].expand_as(yc), yc, xc, valid)
-                    groups.append((rows, taps, table))
+                    groups.append((rows, taps, grid[self._flat_index(sel[:, 0:1], yc, xc)]))
             self._sources = groups
         return self._sources
 
@@ -195,7 +186,7 @@ FeatureMap = SparseMap | DenseMap
 
 def build_pyramid(mask: torch.Tensor, levels: int, *, dense: bool = False) -> list[Sites]:
     """Active sets for scales 1, 1/2, …, 1/2^(levels-1) of a ``(batch, H, W)`` bool mask."""
-    first: Sites = DenseSites(mask[:, None].float()) if dense else ActiveSites.from_mask(mask)
+    first: Sites = DenseSites(mask[:, None].float()) if dense else ActiveSites(mask)
     pyramid = [first]
     for _ in range(levels - 1):
         pyramid.append(pyramid[-1].coarsen())

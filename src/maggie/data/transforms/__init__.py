@@ -1,0 +1,1 @@
+"""Augmentations for ``(T, C, H, W)`` clips: :mod:`.geometric`, :mod:`.photometric`, :mod:`.masks`."""
