@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["check_shape", "TemporalState", "MatteOutput"]
+__all__ = ["check_shape", "FrameFeatures", "TemporalState", "MatteOutput"]
 
 
 def check_shape(name: str, tensor: torch.Tensor, spec: Sequence[str | int], sizes: dict[str, int]) -> None:
@@ -41,6 +41,25 @@ def check_shape(name: str, tensor: torch.Tensor, spec: Sequence[str | int], size
             )
         else:
             sizes[want] = got
+
+
+@dataclass
+class FrameFeatures:
+    """Per-frame encoder outputs of ``F = B·T`` frames, the input of the clip-level stages.
+
+    Attributes:
+        shortcuts: encoder features at 1, 1/2 and 1/4 ``(F, C, H/s, W/s)`` (refinement inputs).
+        coarse: the decoder trunk's 1/8 feature ``(F, C, h, w)``.
+    """
+
+    shortcuts: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    coarse: torch.Tensor
+
+    @classmethod
+    def concat(cls, parts: list[FrameFeatures]) -> FrameFeatures:
+        """Join features of consecutive frames along the frame axis."""
+        shortcuts = tuple(torch.cat([p.shortcuts[i] for p in parts]) for i in range(3))
+        return cls(shortcuts=shortcuts, coarse=torch.cat([p.coarse for p in parts]))
 
 
 @dataclass

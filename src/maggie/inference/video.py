@@ -8,6 +8,11 @@ third output of the last window. Every frame goes through the network three time
 
 With ``carry_state=True`` the Conv-GRU hidden state also flows from window to window (the
 paper's §3.2 description; the released evaluation restarts it from zeros in every window).
+
+The per-frame stages (mask embedding, encoder, ASPP, decoder trunk) see one frame at a time, so
+each frame is encoded once and its features are reused by the three windows that contain it;
+only the clip-level stages run per window. The result is the same as running every window
+from scratch.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import torch
 
 from ..errors import InputError
 from ..models import MaGGIe
-from ..types import TemporalState
+from ..types import FrameFeatures, TemporalState
 from .preprocess import Geometry, as_masks, as_rgb_u8, prepare_image, prepare_masks, resolve_device, restore_alpha
 
 __all__ = ["VideoMatter"]
@@ -31,9 +36,9 @@ WINDOW = 3
 
 @dataclass
 class _Frame:
-    image: torch.Tensor  # (3, H', W') network input
-    masks: torch.Tensor  # (N, H', W')
+    masks: torch.Tensor  # (N, H', W') network masks
     present: np.ndarray  # (N,) bool: the instance's mask is non-empty on this frame
+    features: list[FrameFeatures]  # per instance group, computed once for all its windows
 
 
 class VideoMatter:
@@ -102,13 +107,7 @@ class VideoMatter:
                 states = [TemporalState() for _ in groups]
             elif inst.shape[0] != count:
                 raise InputError(f"masks of frame {index}: {inst.shape[0]} instances, but frame 0 has {count}")
-            window.append(
-                _Frame(
-                    prepare_image(rgb, geometry).to(self.device),
-                    prepare_masks(inst, geometry, downscale=False).to(self.device),
-                    inst.reshape(count, -1).any(axis=1),
-                )
-            )
+            window.append(self._encode(rgb, inst, geometry))
             if len(window) < WINDOW:
                 continue
             alpha = self._run(list(window), states)
@@ -126,9 +125,18 @@ class VideoMatter:
             return
         yield index, self._finish(pending, window[-1], geometry)
 
+    def _encode(self, rgb: np.ndarray, masks: np.ndarray, geometry: Geometry) -> _Frame:
+        image = prepare_image(rgb, geometry).to(self.device)[None, None]
+        net_masks = prepare_masks(masks, geometry, downscale=False).to(self.device)
+        slots = self.model.config.max_instances
+        features = [
+            self.model.encode(image, net_masks[None, None, start : start + slots])
+            for start in range(0, net_masks.shape[0], slots)
+        ]
+        return _Frame(net_masks, masks.reshape(masks.shape[0], -1).any(axis=1), features)
+
     def _run(self, window: list[_Frame], states: list[TemporalState]) -> torch.Tensor:
         """Run one window for every instance group; returns fused alphas ``(T, N, H', W')``."""
-        image = torch.stack([f.image for f in window])[None]
         masks = torch.stack([f.masks for f in window])
         slots = self.model.config.max_instances
         parts = []
@@ -138,7 +146,8 @@ class VideoMatter:
                 parts.append(torch.zeros_like(group))
                 states[g] = TemporalState()
                 continue
-            out = self.model(image, group[None], state=states[g], band_kernel=self.band_kernel)
+            features = FrameFeatures.concat([f.features[g] for f in window])
+            out = self.model.decode(features, group[None], state=states[g], band_kernel=self.band_kernel)
             hidden = out.hidden[:, 0] if self.carry_state and out.hidden is not None else None
             states[g] = TemporalState(hidden=hidden, prev_alpha=out.alpha[:, 1] if len(window) == WINDOW else None)
             parts.append(out.alpha[0])

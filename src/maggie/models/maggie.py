@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..types import MatteOutput, TemporalState, check_shape
+from ..types import FrameFeatures, MatteOutput, TemporalState, check_shape
 from .aspp import ASPP
 from .config import ModelConfig
 from .encoder import Encoder
@@ -90,6 +90,19 @@ class MaGGIe(nn.Module):
         Returns:
             :class:`maggie.types.MatteOutput` with ``(B, T, N, H, W)`` mattes.
         """
+        masks = self.prepare_masks(image, masks)
+        return self.decode(
+            self.encode(image, masks),
+            masks,
+            band_alpha=band_alpha,
+            generator=generator,
+            state=state,
+            band_kernel=band_kernel,
+        )
+
+    def prepare_masks(self, image: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """Check ``image (B, T, 3, H, W)`` and ``masks (B, T, N, H', W')``; return the masks as
+        floats at ``H×W`` (nearest-resized if needed)."""
         sizes: dict[str, int] = {}
         check_shape("image", image, ("B", "T", 3, "H", "W"), sizes)
         check_shape("masks", masks, ("B", "T", "N", "Hm", "Wm"), sizes)
@@ -98,17 +111,35 @@ class MaGGIe(nn.Module):
             raise ValueError(f"image height and width must be multiples of 64, got {h}×{w}")
         if not 1 <= n <= self.config.max_instances:
             raise ValueError(f"masks must hold 1 to {self.config.max_instances} instances, got N={n}")
-        if band_alpha is not None:
-            check_shape("band_alpha", band_alpha, ("B", "T", "N", "H", "W"), sizes)
         masks = masks.to(image.dtype)
         if masks.shape[-2:] != (h, w):
             masks = F.interpolate(masks.flatten(0, 1), size=(h, w), mode="nearest").view(b, t, n, h, w)
+        return masks
 
-        frames = image.flatten(0, 1)
-        encoded = self.encoder(self.mask_embedding(frames, masks.flatten(0, 1)))
+    def encode(self, image: torch.Tensor, masks: torch.Tensor) -> FrameFeatures:
+        """The per-frame stages (embedding, encoder, ASPP, trunk) for ``image (B, T, 3, H, W)`` and
+        full-resolution ``masks (B, T, N, H, W)``. Frames are independent here, so a video
+        caller can compute each frame once and reuse it in every window that contains it."""
+        encoded = self.encoder(self.mask_embedding(image.flatten(0, 1), masks.flatten(0, 1)))
         fea1, fea2, fea3, fea4, fea5 = encoded.shortcuts
-        feat8 = self.trunk(self.aspp(encoded.bottleneck), fea5, fea4)
+        return FrameFeatures(shortcuts=(fea1, fea2, fea3), coarse=self.trunk(self.aspp(encoded.bottleneck), fea5, fea4))
 
+    def decode(
+        self,
+        frames: FrameFeatures,
+        masks: torch.Tensor,
+        *,
+        band_alpha: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        state: TemporalState | None = None,
+        band_kernel: int | None = None,
+    ) -> MatteOutput:
+        """The clip-level stages on per-frame features of ``B·T`` frames (see :meth:`forward`)."""
+        b, t, n, h, w = masks.shape
+        if band_alpha is not None:
+            check_shape("band_alpha", band_alpha, (b, t, n, h, w), {})
+        fea1, fea2, fea3 = frames.shortcuts
+        feat8 = frames.coarse
         decoder = self.instance_decoder
         attended, tokens, attention, present = decoder.attend(
             feat8.view(b, t, *feat8.shape[1:]), masks, need_attention=self.training
