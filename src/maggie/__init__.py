@@ -27,6 +27,10 @@ __all__ = [
     "VideoMatter",
     "evaluate",
     "metrics",
+    "load_model",
+    "download_weights",
+    "process_images",
+    "process_video",
 ]
 
 # Imported on first use so that `import maggie` stays cheap and the CLI starts fast.
@@ -38,6 +42,10 @@ _LAZY = {
     "VideoMatter": ("maggie.inference.video", "VideoMatter"),
     "evaluate": ("maggie.evaluation", "evaluate"),
     "metrics": ("maggie.metrics", None),
+    "load_model": ("maggie.hub", "load_model"),
+    "download_weights": ("maggie.hub", "download_weights"),
+    "process_images": ("maggie.jobs", "process_images"),
+    "process_video": ("maggie.jobs", "process_video"),
 }
 
 

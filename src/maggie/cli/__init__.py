@@ -19,7 +19,7 @@ from ..errors import MaggieError
 __all__ = ["main", "build_parser"]
 
 # Subcommand modules, in the order `maggie --help` lists them.
-_SUBCOMMANDS = ("image", "video", "eval", "synth", "train")
+_SUBCOMMANDS = ("image", "video", "download", "eval", "synth", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:

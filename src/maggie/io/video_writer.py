@@ -92,6 +92,14 @@ class VideoWriter:
             )
         fmt = "rgba64le" if rgba.dtype == np.uint16 else "rgba"
         frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(rgba), format=fmt)
+        if self._stream.pix_fmt == "yuva420p":
+            # FFmpeg's RGBA -> yuva420p conversion moves half the alpha values by one level;
+            # convert here and put the exact 8-bit alpha back, so that lossless VP9 stays lossless.
+            frame = frame.reformat(format="yuva420p")
+            plane = frame.planes[3]
+            exact = np.zeros((plane.height, plane.line_size), dtype=np.uint8)
+            exact[:, : rgba.shape[1]] = rgba[..., 3]
+            plane.update(exact.tobytes())
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
         self.frames_written += 1
@@ -197,8 +205,12 @@ def read_alpha_video(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
             else:
                 frames = container.decode(stream)
             for frame in frames:
-                if not any(c.is_alpha for c in frame.format.components):
+                bits = [c.bits for c in frame.format.components if c.is_alpha]
+                if not bits:
                     raise InputError(f"{path}: video has no alpha channel (pixel format {frame.format.name})")
-                yield frame.to_ndarray(format="rgba64le")[..., 3].astype(np.float32) / 65535.0
+                # FFmpeg widens an n-bit alpha to 16 bits by shifting (8-bit 255 -> 65280), not by
+                # scaling; undo the shift so that full opacity reads as exactly 1.
+                raw = frame.to_ndarray(format="rgba64le")[..., 3] >> (16 - bits[0])
+                yield raw.astype(np.float32) / float((1 << bits[0]) - 1)
     except av.error.FFmpegError as exc:
         raise InputError(f"{path}: cannot read video ({exc})") from exc
