@@ -11,10 +11,9 @@ import torch
 import maggie
 from maggie import cli
 from maggie.weights import save_weights
-from test_evaluation import (  # noqa: F401 - _one_torch_thread is an autouse fixture
+from test_evaluation import (
     MaskMatter,
     MaskVideoMatter,
-    _one_torch_thread,
     _read_csv,
     make_him2k,
     make_vhim,

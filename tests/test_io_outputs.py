@@ -220,3 +220,19 @@ def test_read_manifest_errors(tmp_path):
     (tmp_path / "manifest.json").write_text("{}")
     with pytest.raises(InputError, match=r"manifest\.json: not a maggie manifest"):
         read_manifest(tmp_path / "manifest.json")
+
+
+def test_importing_the_cutout_extra_keeps_torch_threads() -> None:
+    # numba (under pymatting) resets torch's thread count when imported after torch has run a
+    # model; a fresh process is needed because a second import changes nothing.
+    import subprocess
+    import sys
+
+    code = (
+        "import torch, maggie; torch.set_num_threads(1); "
+        "m = maggie.build_model('maggie-tiny').eval(); "
+        "m(torch.zeros(1, 1, 3, 64, 64), torch.ones(1, 1, 1, 64, 64)); "
+        "from maggie.io._optional import require; require('pymatting'); print(torch.get_num_threads())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "1"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+import torch
+
 from ..errors import MaggieError
 
 __all__ = ["require"]
@@ -14,6 +16,8 @@ _EXTRAS = {"av": ("video", "reading and writing videos"), "pymatting": ("cutout"
 
 def require(module: str) -> ModuleType:
     """Import ``module`` (``"av"`` or ``"pymatting"``) or raise :class:`MaggieError` naming the extra."""
+    # Importing pymatting (numba) resets torch's intra-op thread count; keep the caller's.
+    threads = torch.get_num_threads()
     try:
         return importlib.import_module(module)
     except ImportError as exc:
@@ -21,3 +25,5 @@ def require(module: str) -> ModuleType:
         raise MaggieError(
             f"the optional package {module!r} is needed for {purpose}: pip install 'maggie[{extra}]' ({exc})"
         ) from exc
+    finally:
+        torch.set_num_threads(threads)
