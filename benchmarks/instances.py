@@ -94,7 +94,18 @@ def worker(mode: str, n: int, repeat: int) -> dict[str, float]:
 
 
 def _spawn(mode: str, n: int, repeat: int, threads: int) -> dict[str, float]:
-    cmd = [sys.executable, __file__, "--worker", mode, "--n", str(n), "--repeat", str(repeat), "--threads", str(threads)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        mode,
+        "--n",
+        str(n),
+        "--repeat",
+        str(repeat),
+        "--threads",
+        str(threads),
+    ]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -113,8 +124,10 @@ def main() -> None:
         return
     counts = [int(c) for c in args.instances.split(",")]
     print(f"input {H}×{W}, torch {torch.__version__}, {args.threads} threads, best of {args.repeat}")
-    print(f"{'n':>3} {'band %':>7} {'one-pass s':>11} {'RSS MB':>7} {'per-inst s':>11} {'RSS MB':>7}"
-          f" {'sparse ref s':>13} {'dense ref s':>12}")
+    print(
+        f"{'n':>3} {'band %':>7} {'one-pass s':>11} {'RSS MB':>7} {'per-inst s':>11} {'RSS MB':>7}"
+        f" {'sparse ref s':>13} {'dense ref s':>12}"
+    )
     rows = {}
     for n in counts:
         one = _spawn("one-pass", n, args.repeat, args.threads)
@@ -122,13 +135,17 @@ def main() -> None:
         sparse = _spawn("sparse-refine", n, args.repeat, args.threads)
         dense = _spawn("dense-refine", n, args.repeat, args.threads)
         rows[n] = (one, per)
-        print(f"{n:>3} {one['band_percent']:>7.1f} {one['seconds']:>11.2f} {one['peak_rss_mb']:>7.0f}"
-              f" {per['seconds']:>11.2f} {per['peak_rss_mb']:>7.0f} {sparse['seconds']:>13.2f} {dense['seconds']:>12.2f}",
-              flush=True)
+        print(
+            f"{n:>3} {one['band_percent']:>7.1f} {one['seconds']:>11.2f} {one['peak_rss_mb']:>7.0f}"
+            f" {per['seconds']:>11.2f} {per['peak_rss_mb']:>7.0f} {sparse['seconds']:>13.2f} {dense['seconds']:>12.2f}",
+            flush=True,
+        )
     if 1 in rows and max(counts) > 1:
         top = max(counts)
-        print(f"t(n={top})/t(n=1): one-pass {rows[top][0]['seconds'] / rows[1][0]['seconds']:.2f}, "
-              f"once per instance {rows[top][1]['seconds'] / rows[1][1]['seconds']:.2f}")
+        print(
+            f"t(n={top})/t(n=1): one-pass {rows[top][0]['seconds'] / rows[1][0]['seconds']:.2f}, "
+            f"once per instance {rows[top][1]['seconds'] / rows[1][1]['seconds']:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -77,17 +77,33 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.worker, args.short_side, args.instances, height, width)))
         return
-    print(f"{width}×{height} frames, short side {args.short_side}, {args.instances} instances, "
-          f"torch {torch.__version__}, {args.threads} threads")
+    print(
+        f"{width}×{height} frames, short side {args.short_side}, {args.instances} instances, "
+        f"torch {torch.__version__}, {args.threads} threads"
+    )
     print(f"{'frames':>6} {'seconds':>9} {'fps':>7} {'steady fps':>11} {'peak RSS MB':>12}")
     peaks = []
     for frames in (int(f) for f in args.frames.split(",")):
-        cmd = [sys.executable, __file__, "--worker", str(frames), "--short-side", str(args.short_side),
-               "--instances", str(args.instances), "--size", args.size, "--threads", str(args.threads)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            str(frames),
+            "--short-side",
+            str(args.short_side),
+            "--instances",
+            str(args.instances),
+            "--size",
+            args.size,
+            "--threads",
+            str(args.threads),
+        ]
         r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
         peaks.append(r["peak_rss_mb"])
-        print(f"{frames:>6} {r['seconds']:>9.1f} {r['fps']:>7.3f} {r['steady_fps']:>11.3f} {r['peak_rss_mb']:>12.0f}",
-              flush=True)
+        print(
+            f"{frames:>6} {r['seconds']:>9.1f} {r['fps']:>7.3f} {r['steady_fps']:>11.3f} {r['peak_rss_mb']:>12.0f}",
+            flush=True,
+        )
     if len(peaks) > 1:
         print(f"peak RSS ratio (longest / shortest): {peaks[-1] / peaks[0]:.3f}")
 

@@ -49,9 +49,7 @@ def _place(
     return canvas_rgb, canvas_alpha
 
 
-def _composite(
-    background: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]]
-) -> tuple[np.ndarray, np.ndarray]:
+def _composite(background: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     """Stack ``(rgb, alpha)`` layers back to front over ``background``.
 
     Returns the uint8 picture and the visible alpha of each layer (``N×H×W`` float), i.e. its
@@ -65,9 +63,7 @@ def _composite(
     return np.clip(np.rint(picture), 0, 255).astype(np.uint8), np.stack(visible)
 
 
-def _save_people(
-    folder: Path, stem: str, picture: np.ndarray, visible: np.ndarray, masks: Path, alphas: Path
-) -> None:
+def _save_people(folder: Path, stem: str, picture: np.ndarray, visible: np.ndarray, masks: Path, alphas: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     # JPEG keeps the committed examples small; the masks are exact.
     Image.fromarray(picture).save(folder / f"{stem}.jpg", quality=90, optimize=True)
@@ -109,9 +105,7 @@ def make_video(frames: int = 8) -> None:
         ]
         picture, visible = _composite(background, layers)
         stem = f"{t:04d}"
-        _save_people(
-            HERE / "walk", stem, picture, visible, HERE / "walk_masks" / stem, HERE / "walk_alpha" / stem
-        )
+        _save_people(HERE / "walk", stem, picture, visible, HERE / "walk_masks" / stem, HERE / "walk_alpha" / stem)
 
 
 if __name__ == "__main__":

@@ -96,16 +96,12 @@ def test_a_file_that_is_no_checkpoint_is_removed(tmp_path: Path, capsys: pytest.
     url = (tmp_path / "server" / "model.safetensors").as_uri()
     assert main(["download", "image", "--url", url, "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(
-        f"maggie download: error: {url}: the downloaded file is not a readable checkpoint ("
-    )
+    assert err.startswith(f"maggie download: error: {url}: the downloaded file is not a readable checkpoint (")
     assert err.endswith("); nothing was installed\n")
     assert list((tmp_path / "home").iterdir()) == []
 
 
-def test_a_checkpoint_of_the_other_model_is_removed(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_checkpoint_of_the_other_model_is_removed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = checkpoint(tmp_path / "server", "maggie-tiny-video")
     assert main(["download", "image", "--url", source.as_uri(), "--no-progress"]) == 2
     err = capsys.readouterr().err

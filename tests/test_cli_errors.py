@@ -39,11 +39,7 @@ def image_case(tmp_path: Path) -> Path:
 
 
 def files(folder: Path) -> list[str]:
-    return (
-        sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
-        if folder.exists()
-        else []
-    )
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 
 
 def fails(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
@@ -115,9 +111,7 @@ def test_batch_with_masks_missing_for_one_image(tmp_path: Path, capsys: pytest.C
 
 
 def test_coco_file_without_the_image(image_case: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (image_case / "masks.json").write_text(
-        '{"images": [{"id": 1, "file_name": "other.png"}], "annotations": []}'
-    )
+    (image_case / "masks.json").write_text('{"images": [{"id": 1, "file_name": "other.png"}], "annotations": []}')
     line = fails(capsys, image_argv(image_case, "--weights", "untrained", *TINY, masks="masks.json"))
     assert line == f"maggie image: error: {image_case / 'masks.json'}: no image entry with file_name 'a.png'"
 
@@ -175,8 +169,7 @@ def test_image_weights_for_the_video_model(tmp_path: Path, capsys: pytest.Captur
     )
     assert line.startswith(f"maggie video: error: {path}: missing key 'decoder.")
     assert line.endswith(
-        "(an image checkpoint cannot fill a video model); "
-        "the video model needs video weights (`maggie download video`)"
+        "(an image checkpoint cannot fill a video model); the video model needs video weights (`maggie download video`)"
     )
 
 
@@ -209,8 +202,7 @@ def test_bad_setting_values(
 def test_cuda_without_cuda(image_case: Path, capsys: pytest.CaptureFixture[str]) -> None:
     line = fails(capsys, image_argv(image_case, "--weights", "untrained", *TINY, "--device", "cuda"))
     assert line == (
-        "maggie image: error: device 'cuda' was requested but CUDA is not available "
-        "(use --device cpu or auto)"
+        "maggie image: error: device 'cuda' was requested but CUDA is not available (use --device cpu or auto)"
     )
 
 
@@ -233,24 +225,20 @@ def test_cuda_without_cuda(image_case: Path, capsys: pytest.CaptureFixture[str])
         (["--erode", "two"], "argument --erode: invalid int value: 'two'"),
     ],
 )
-def test_bad_flag_syntax(
-    image_case: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
-) -> None:
+def test_bad_flag_syntax(image_case: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(image_argv(image_case, *flags))
     assert exit_info.value.code == 2
     # Python versions differ in quoting argparse choices.
-    assert capsys.readouterr().err.splitlines()[-1].replace(
+    assert capsys.readouterr().err.splitlines()[-1].replace("'", "") == f"maggie image: error: {message}".replace(
         "'", ""
-    ) == f"maggie image: error: {message}".replace("'", "")
+    )
 
 
 def test_output_location_is_a_file(image_case: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (image_case / "out").write_text("")
     line = fails(capsys, image_argv(image_case, "--weights", "untrained", *TINY))
-    assert (
-        line == f"maggie image: error: {image_case / 'out'}: the output location exists and is not a folder"
-    )
+    assert line == f"maggie image: error: {image_case / 'out'}: the output location exists and is not a folder"
 
 
 @pytest.fixture
@@ -283,9 +271,7 @@ def test_unreadable_video_file(video_case: Path, capsys: pytest.CaptureFixture[s
     pytest.importorskip("av")
     (video_case / "clip.mp4").write_bytes(b"\x00" * 1000)
     line = fails(capsys, video_argv(video_case, video="clip.mp4"))
-    assert line.startswith(
-        f"maggie video: error: {video_case / 'clip.mp4'}: not a video file FFmpeg can read ("
-    )
+    assert line.startswith(f"maggie video: error: {video_case / 'clip.mp4'}: not a video file FFmpeg can read (")
     assert files(video_case / "out") == []
 
 
@@ -303,8 +289,7 @@ def test_frame_without_masks(video_case: Path, capsys: pytest.CaptureFixture[str
     (video_case / "masks" / "0002").rmdir()
     line = fails(capsys, video_argv(video_case))
     assert line == (
-        f"maggie video: error: {video_case / 'masks'}: no masks for frame 2 of frames "
-        "(expected an entry named 0002)"
+        f"maggie video: error: {video_case / 'masks'}: no masks for frame 2 of frames (expected an entry named 0002)"
     )
     assert files(video_case / "out") == []
 

@@ -144,9 +144,7 @@ def test_batch_manifest_lists_every_file(batch: dict) -> None:
     on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*.png")}
     assert listed == on_disk and len(listed) == (3 + 2) * (2 if CUTOUT else 1) + 2
     assert manifest["settings"]["weights"]["source"] == "untrained"
-    assert (
-        manifest["settings"]["overlap_rule"] == "smaller" and manifest["settings"]["model"] == "maggie-tiny"
-    )
+    assert manifest["settings"]["overlap_rule"] == "smaller" and manifest["settings"]["model"] == "maggie-tiny"
     assert [im["instance_ids"] for im in manifest["inputs"]["images"]] == [
         ["person0", "person1", "person2"],
         ["1", "2"],
@@ -208,22 +206,20 @@ def test_coco_rle_and_polygons_16_bit_with_mask_settings(tmp_path: Path, matter:
         for stem, image, masks in (("a", image_a, masks_a), ("b", image_b, polygons)):
             guidance = resolve_overlaps(adjust_masks(masks, erode=1, dilate=2), "last")
             expected = matter.predict(image, guidance)
-            written = np.stack(
-                [read_alpha(tmp_path / "out" / stem / f"alpha_{i:02d}.png") for i in range(len(masks))]
-            )
+            written = np.stack([read_alpha(tmp_path / "out" / stem / f"alpha_{i:02d}.png") for i in range(len(masks))])
             with Image.open(tmp_path / "out" / stem / "alpha_00.png") as png:
                 assert png.mode.startswith("I;16")
             np.testing.assert_allclose(written, expected, atol=0.5 / 65535 + 1e-6)
             if stem == "a":
                 preview = np.asarray(Image.open(tmp_path / "out" / stem / "preview.png"))
-                np.testing.assert_allclose(
-                    preview, composite_preview(image, expected, background="#00ff00"), atol=1
-                )
+                np.testing.assert_allclose(preview, composite_preview(image, expected, background="#00ff00"), atol=1)
     finally:
         matter.band_kernel = None
-    assert [
-        e["instance_id"] for e in read_manifest(tmp_path / "out")["files"] if e["path"].startswith("a/alpha")
-    ] == ["10", "11", "12"]
+    assert [e["instance_id"] for e in read_manifest(tmp_path / "out")["files"] if e["path"].startswith("a/alpha")] == [
+        "10",
+        "11",
+        "12",
+    ]
 
 
 def test_more_than_ten_instances(tmp_path: Path, matter: maggie.ImageMatter) -> None:
@@ -296,18 +292,14 @@ def test_python_api_with_a_loaded_model(tmp_path: Path, matter: maggie.ImageMatt
     )
     assert manifest == tmp_path / "out" / "manifest.json"
     settings = read_manifest(manifest)["settings"]
-    assert settings["model"] == "maggie-tiny" and settings["weights"] == {
-        "source": "model object passed by the caller"
-    }
+    assert settings["model"] == "maggie-tiny" and settings["weights"] == {"source": "model object passed by the caller"}
     expected = matter.predict(image, resolve_overlaps(masks, "smaller"))
     for i, alpha in enumerate(expected):
         np.testing.assert_allclose(
             read_alpha(tmp_path / "out" / "a" / f"alpha_{i:02d}.png"), alpha, atol=0.5 / 255 + 1e-6
         )
     with pytest.raises(SettingsError, match="either a model with its weights loaded or weights, not both"):
-        maggie.process_images(
-            tmp_path / "a.png", tmp_path / "masks", tmp_path / "x", weights="untrained", **common
-        )
+        maggie.process_images(tmp_path / "a.png", tmp_path / "masks", tmp_path / "x", weights="untrained", **common)
     with pytest.raises(SettingsError, match="process_video needs a video model, got maggie-tiny"):
         maggie.process_video(tmp_path, tmp_path / "masks", tmp_path / "y", **common)
 
@@ -335,6 +327,4 @@ def test_a_duplicate_mask_gets_a_zero_alpha_and_a_warning(
     guidance = resolve_overlaps(masks[[0, 1, 0]], "smaller")
     assert not guidance[2].any()
     expected = matter.predict(image, guidance)
-    np.testing.assert_allclose(
-        read_alpha(tmp_path / "out" / "a" / "alpha_00.png"), expected[0], atol=0.5 / 255 + 1e-6
-    )
+    np.testing.assert_allclose(read_alpha(tmp_path / "out" / "a" / "alpha_00.png"), expected[0], atol=0.5 / 255 + 1e-6)

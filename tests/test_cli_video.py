@@ -196,9 +196,7 @@ def test_video_file_with_per_instance_masks_16_bit(tmp_path: Path, matter: maggi
         (tmp_path / "masks" / name).mkdir(parents=True)
         for t in range(3):
             if masks[t, i].any():
-                Image.fromarray(masks[t, i].astype(np.uint8) * 255).save(
-                    tmp_path / "masks" / name / f"{t + 1:03d}.png"
-                )
+                Image.fromarray(masks[t, i].astype(np.uint8) * 255).save(tmp_path / "masks" / name / f"{t + 1:03d}.png")
     code = main(
         [
             "video",
@@ -338,9 +336,7 @@ def test_resume_after_an_interruption(
     for i in range(2):
         for t in range(7):
             name = f"alpha_{i:02d}/{t:06d}.png"
-            np.testing.assert_array_equal(
-                read_alpha(tmp_path / "part" / name), read_alpha(tmp_path / "full" / name)
-            )
+            np.testing.assert_array_equal(read_alpha(tmp_path / "part" / name), read_alpha(tmp_path / "full" / name))
         np.testing.assert_array_equal(
             np.stack(list(read_alpha_video(tmp_path / "part" / f"alpha_{i:02d}.mov"))),
             np.stack(list(read_alpha_video(tmp_path / "full" / f"alpha_{i:02d}.mov"))),

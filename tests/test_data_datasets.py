@@ -85,9 +85,7 @@ def test_image_training_samples(data):
 
 
 def test_samples_are_fixed_by_seed_epoch_and_index(data):
-    dataset = ImageMattingDataset(
-        _image_config(data, augment={"crop_size": 48, "jpeg_p": 0.5, "affine_p": 0.5})
-    )
+    dataset = ImageMattingDataset(_image_config(data, augment={"crop_size": 48, "jpeg_p": 0.5, "affine_p": 0.5}))
     first = dataset[1]
     assert all(torch.equal(first[k], dataset[1][k]) for k in first)
     dataset.set_epoch(1)

@@ -90,9 +90,7 @@ def test_synthesize_images_layout_counts_and_determinism(sources, tmp_path):
 
 def test_instance_range_is_respected_and_impossible_ranges_fail(sources, tmp_path):
     fg, bg = sources
-    exact = synthesize_images(
-        fg, bg, tmp_path / "x", num_images=2, config=ImageSynthesisConfig(instances=(3, 3))
-    )
+    exact = synthesize_images(fg, bg, tmp_path / "x", num_images=2, config=ImageSynthesisConfig(instances=(3, 3)))
     assert [r.instances for r in exact] == [3, 3]
     crowded = ImageSynthesisConfig(instances=(12, 12), height=(0.9, 0.9), attempts=2, mask_dir="")
     with pytest.raises(InputError, match="could not place 12 people"):
@@ -177,20 +175,14 @@ def test_video_foreground_sequences_set_the_clip_length(tmp_path):
         premult, a = resize_rgba(rgb, alpha, alpha.shape)
         clip_rgb, clip_a = animate_still(premult, a, count, np.random.default_rng(v))
         for t in range(count):
-            straight = np.where(
-                clip_a[t, ..., None] > 0, clip_rgb[t] * 255 / np.maximum(clip_a[t, ..., None], 1e-6), 0
-            )
+            straight = np.where(clip_a[t, ..., None] > 0, clip_rgb[t] * 255 / np.maximum(clip_a[t, ..., None], 1e-6), 0)
             write_jpeg(fgr / f"{v:04d}" / f"{t:05d}.jpg", np.clip(straight, 0, 255).astype(np.uint8))
             write_png(pha / f"{v:04d}" / f"{t:05d}.png", np.clip(clip_a[t], 0, 255).astype(np.uint8))
     found = find_foregrounds(fgr, pha)
     assert [len(f.frames) for f in found] == [5, 7] and not any(f.is_still for f in found)
-    bg = write_procedural_sources(
-        tmp_path / "src", num_foregrounds=0, num_backgrounds=1, background_size=(48, 64)
-    )[1]
+    bg = write_procedural_sources(tmp_path / "src", num_foregrounds=0, num_backgrounds=1, background_size=(48, 64))[1]
     config = VideoSynthesisConfig(num_frames=30, instances=(2, 2), mask_dir="")
-    records = synthesize_videos(
-        fgr, bg, tmp_path / "out", num_videos=1, level="easy", alpha_dir=pha, config=config
-    )
+    records = synthesize_videos(fgr, bg, tmp_path / "out", num_videos=1, level="easy", alpha_dir=pha, config=config)
     assert records[0].frames == 5  # the shortest foreground video
     assert not (tmp_path / "out" / "train" / "xmem").exists()
     assert len(list_dirs(tmp_path / "out" / "train" / "pha")) == 1

@@ -31,11 +31,7 @@ def test_scatter_to_slots_places_instances_and_zero_fills():
     x = torch.arange(2 * 3 * 2 * 2, dtype=torch.float32).reshape(2, 3, 2, 2) + 1
     out = scatter_to_slots(x, [7, 0, 4], 10)
     assert out.shape == (2, 10, 2, 2)
-    assert (
-        torch.equal(out[:, 7], x[:, 0])
-        and torch.equal(out[:, 0], x[:, 1])
-        and torch.equal(out[:, 4], x[:, 2])
-    )
+    assert torch.equal(out[:, 7], x[:, 0]) and torch.equal(out[:, 0], x[:, 1]) and torch.equal(out[:, 4], x[:, 2])
     empty = [k for k in range(10) if k not in (7, 0, 4)]
     assert out[:, empty].abs().sum() == 0
     assert scatter_to_slots(torch.zeros(1, 0, 2, 2), [], 10).shape == (1, 10, 2, 2)

@@ -52,12 +52,8 @@ def test_random_crop_contains_the_people_and_is_deterministic():
     frames = torch.randint(0, 256, (2, 3, 120, 160), dtype=torch.uint8)
     fg = (alpha > 127).flatten(0, 1).any(0)
     for seed in range(5):
-        img, al = geo.random_crop(
-            [frames, alpha], fg, (120, 160), 48, np.random.default_rng(seed), padding_crop_p=0
-        )
-        img2, _ = geo.random_crop(
-            [frames, alpha], fg, (120, 160), 48, np.random.default_rng(seed), padding_crop_p=0
-        )
+        img, al = geo.random_crop([frames, alpha], fg, (120, 160), 48, np.random.default_rng(seed), padding_crop_p=0)
+        img2, _ = geo.random_crop([frames, alpha], fg, (120, 160), 48, np.random.default_rng(seed), padding_crop_p=0)
         assert img.shape == (2, 3, 48, 48) and al.shape == (2, 2, 48, 48)
         assert torch.equal(img, img2)
         assert (al[:, 0] > 127).any()

@@ -48,9 +48,7 @@ def make_him2k(root: Path) -> None:
     for subset, images in counts.items():
         for name, n in images.items():
             if name != "orphan":
-                _png(
-                    root / "images" / subset / f"{name}.jpg", rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
-                )
+                _png(root / "images" / subset / f"{name}.jpg", rng.integers(0, 256, (H, W, 3), dtype=np.uint8))
             for i in range(n):
                 alpha = _alpha(i)
                 _png(root / "alphas" / subset / name / f"{i:02d}.png", alpha)
@@ -170,9 +168,7 @@ def test_him2k_strict_fails_on_the_first_bad_sample(tmp_path: Path) -> None:
 
 def test_him2k_selection_and_layout_errors(tmp_path: Path) -> None:
     make_him2k(tmp_path)
-    result = maggie.evaluate(
-        MaskMatter(), tmp_path, mask_sources=["src_b"], subsets=["natural"], progress=False
-    )
+    result = maggie.evaluate(MaskMatter(), tmp_path, mask_sources=["src_b"], subsets=["natural"], progress=False)
     assert [(g.group.subset, g.group.mask_source) for g in result.groups] == [("natural", "src_b")]
     assert [r["mask_source"] for r in result.summary_rows()] == ["src_b"]  # no mean/std of one source
     with pytest.raises(InputError, match="src_x"):
@@ -222,9 +218,7 @@ def make_vhim(root: Path) -> None:
 class MaskVideoMatter:
     """Video stub: streams the guidance masks back as alphas, consuming its inputs lazily."""
 
-    def stream(
-        self, frames: Iterable[np.ndarray], masks: Iterable[np.ndarray]
-    ) -> Iterator[tuple[int, np.ndarray]]:
+    def stream(self, frames: Iterable[np.ndarray], masks: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
         for index, (frame, mask) in enumerate(zip(frames, masks, strict=True)):
             assert frame.shape == (H, W, 3) and mask.dtype == bool
             yield index, mask.astype(np.float32)
@@ -252,9 +246,7 @@ def test_vhim_end_to_end(tmp_path: Path, convention: str) -> None:
     pytest.importorskip("cv2", reason="MESSDdt needs OpenCV's Farneback flow (maggie[eval])")
     make_vhim(tmp_path)
     out = tmp_path / "out"
-    result = maggie.evaluate(
-        MaskVideoMatter(), tmp_path, layout="vhim", out=out, convention=convention, progress=False
-    )
+    result = maggie.evaluate(MaskVideoMatter(), tmp_path, layout="vhim", out=out, convention=convention, progress=False)
     assert [(g.group.subset, g.group.mask_source) for g in result.groups] == [
         ("comp_easy", "xmem"),
         ("comp_hard", "xmem"),
@@ -282,9 +274,7 @@ def test_vhim_matter_must_yield_every_frame_in_order(tmp_path: Path) -> None:
     make_vhim(tmp_path)
 
     class Skipping:
-        def stream(
-            self, frames: Iterable[np.ndarray], masks: Iterable[np.ndarray]
-        ) -> Iterator[tuple[int, np.ndarray]]:
+        def stream(self, frames: Iterable[np.ndarray], masks: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
             for index, mask in enumerate(masks):
                 if index != 1:
                     yield index, mask.astype(np.float32)

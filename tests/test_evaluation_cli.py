@@ -48,9 +48,7 @@ def _install_stubs(monkeypatch: pytest.MonkeyPatch, seen: dict[str, object]) -> 
     monkeypatch.setattr(maggie, "VideoMatter", video_matter, raising=False)
 
 
-def test_cli_eval(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_eval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     make_him2k(tmp_path / "him")
     seen: dict[str, object] = {}
     _install_stubs(monkeypatch, seen)
@@ -98,9 +96,7 @@ def test_cli_eval(
     assert "maggie eval: error: comp/src_a/c: missing file" in capsys.readouterr().err
 
 
-def test_cli_eval_video(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_eval_video(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("cv2", reason="MESSDdt needs OpenCV's Farneback flow (maggie[eval])")
     make_vhim(tmp_path / "vhim")
     seen: dict[str, object] = {}
@@ -133,9 +129,7 @@ def test_real_image_matter_through_api_and_cli(tmp_path: Path, image_model: torc
     `maggie eval --weights` (build_model + load_reference_weights + ImageMatter) gives the same numbers."""
     make_him2k(tmp_path / "him")
     selection = {"mask_sources": ["src_a"], "subsets": ["comp"]}
-    api = maggie.evaluate(
-        maggie.ImageMatter(image_model, short_side=64), tmp_path / "him", progress=False, **selection
-    )
+    api = maggie.evaluate(maggie.ImageMatter(image_model, short_side=64), tmp_path / "him", progress=False, **selection)
     values = api.groups[0].values()
     assert api.groups[0].count("ok") == 3 and all(np.isfinite(v) for v in values.values())
     weights = save_weights(image_model, tmp_path / "image.safetensors")

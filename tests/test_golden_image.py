@@ -40,7 +40,9 @@ def test_image_model_empty_instances_follow_reference(image_model: maggie.models
     out = _run(image_model, case)
     # The reference still predicts an alpha for an empty slot (its token is masked as a key).
     np.testing.assert_allclose(
-        out.alpha[0, 0, case["empty_instances"]].numpy(), case["refined_masks"][0, 0, case["empty_instances"]], atol=ATOL
+        out.alpha[0, 0, case["empty_instances"]].numpy(),
+        case["refined_masks"][0, 0, case["empty_instances"]],
+        atol=ATOL,
     )
 
 

@@ -114,7 +114,7 @@ def test_video_stream_equals_whole_clip(video_matter: maggie.VideoMatter) -> Non
     frames, masks = _clip(6, 2)
     whole = [a for _, a in video_matter.stream(frames, masks)]
     lazy = [a for _, a in video_matter.stream((f for f in frames), (m for m in masks))]
-    for a, b in zip(whole, lazy):
+    for a, b in zip(whole, lazy, strict=True):
         np.testing.assert_array_equal(a, b)
     # A window computed on its own gives the same middle frame as the stream did.
     model = video_matter.model
@@ -147,16 +147,18 @@ def test_short_videos_and_many_instances(video_matter: maggie.VideoMatter) -> No
     alphas = [a for _, a in video_matter.stream(frames, masks)]
     assert alphas[0].shape == (12, 72, 100)
     tail = [a for _, a in video_matter.stream(frames, [m[10:] for m in masks])]
-    for full, part in zip(alphas, tail):
+    for full, part in zip(alphas, tail, strict=True):
         np.testing.assert_array_equal(full[10:], part)
 
 
 def test_carry_state_changes_later_windows_only(video_matter: maggie.VideoMatter) -> None:
     frames, masks = _clip(5, 2)
     default = [a for _, a in video_matter.stream(frames, masks)]
-    carried = [a for _, a in maggie.VideoMatter(video_matter.model, short_side=64, carry_state=True).stream(frames, masks)]
+    carried = [
+        a for _, a in maggie.VideoMatter(video_matter.model, short_side=64, carry_state=True).stream(frames, masks)
+    ]
     np.testing.assert_array_equal(default[0], carried[0])
-    assert any(not np.array_equal(a, b) for a, b in zip(default[2:], carried[2:]))
+    assert any(not np.array_equal(a, b) for a, b in zip(default[2:], carried[2:], strict=True))
 
 
 def test_video_input_errors(video_matter: maggie.VideoMatter) -> None:

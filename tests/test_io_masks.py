@@ -212,9 +212,7 @@ def test_coco_single_image_and_annotation_list(tmp_path):
     )
     assert read_masks(sa1b).ids == ("5",)
     results = tmp_path / "results.json"
-    results.write_text(
-        json.dumps([{"image_id": 3, "segmentation": rle}, {"image_id": 4, "segmentation": rle}])
-    )
+    results.write_text(json.dumps([{"image_id": 3, "segmentation": rle}, {"image_id": 4, "segmentation": rle}]))
     assert read_masks(results, mask_format="coco", image_id=4).ids == ("1",)
 
 
@@ -225,9 +223,7 @@ def test_coco_errors(tmp_path):
         read_masks(path, image_name="x.jpg")
     with pytest.raises(InputError, match=r"ann\.json: unknown category 'cat' \(categories: dog, person\)"):
         read_masks(path, categories=["cat"])
-    with pytest.raises(
-        InputError, match=r"ann\.json: no annotations for this image in the chosen categories"
-    ):
+    with pytest.raises(InputError, match=r"ann\.json: no annotations for this image in the chosen categories"):
         read_masks(path, categories=["dog"])
     with pytest.raises(InputError, match=r"ann\.json: image entry is 64x48 but the image is 32x48"):
         read_masks(path, image_size=(48, 32))

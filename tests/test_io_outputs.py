@@ -176,10 +176,7 @@ def test_atomic_path_and_leftover_cleanup(tmp_path):
 
 def test_manifest_lists_files_settings_and_versions(tmp_path):
     layout = ImageOutputs(tmp_path / "photo", count=2)
-    assert (
-        layout.alpha(1).name == "alpha_01.png"
-        and ImageOutputs(tmp_path, 150).alpha(7).name == "alpha_007.png"
-    )
+    assert layout.alpha(1).name == "alpha_01.png" and ImageOutputs(tmp_path, 150).alpha(7).name == "alpha_007.png"
     manifest = Manifest(
         tmp_path,
         settings={"bit_depth": 16, "weights": tmp_path / "w.safetensors", "erode": np.int64(2)},

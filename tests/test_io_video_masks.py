@@ -129,9 +129,7 @@ def test_forced_layout_and_errors(tmp_path):
     for t in range(T):
         if t != 3:
             write_label_map(truth[t], root / f"f{t}.png")
-    with pytest.raises(
-        InputError, match=r"masks: no masks for frame 3 of frames \(expected an entry named f3\)"
-    ):
+    with pytest.raises(InputError, match=r"masks: no masks for frame 3 of frames \(expected an entry named f3\)"):
         open_video_masks(root, info)
     write_label_map(truth[3], root / "f3.png")
     write_label_map(truth[3], root / "stray.png")

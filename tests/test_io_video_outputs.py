@@ -79,9 +79,7 @@ def test_preview_mp4_and_odd_size(tmp_path):
     assert video.info.fps == 30.0 and video.info.frame_count == T
     frames = list(video)
     assert abs(int(frames[4][10, 10, 0]) - 160) <= 3
-    with pytest.raises(
-        InputError, match=r"preview\.mp4: video has no alpha channel \(pixel format yuv420p\)"
-    ):
+    with pytest.raises(InputError, match=r"preview\.mp4: video has no alpha channel \(pixel format yuv420p\)"):
         list(read_alpha_video(path))
 
 
@@ -102,9 +100,7 @@ def test_writer_exception_removes_temp_file_and_keeps_old_output(tmp_path):
 
 
 def test_writer_input_checks(tmp_path):
-    with pytest.raises(
-        InputError, match=r"alpha\.mp4: alpha videos are \.mov \(ProRes 4444\) or \.webm \(VP9\)"
-    ):
+    with pytest.raises(InputError, match=r"alpha\.mp4: alpha videos are \.mov \(ProRes 4444\) or \.webm \(VP9\)"):
         open_alpha_video(tmp_path / "alpha.mp4", fps=25, size=(H, W))
     with pytest.raises(InputError, match=r"p\.mov: preview videos are \.mp4"):
         open_preview_video(tmp_path / "p.mov", fps=25, size=(H, W))

@@ -86,7 +86,7 @@ def test_image_model_and_video_model_share_the_non_temporal_path() -> None:
             attended, tokens, _, _ = m.instance_decoder.attend(f8[None], masks, need_attention=False)
             feats.append((attended, m.instance_decoder.kernels(tokens), m.instance_decoder.head(attended[0])))
         out_image, out_video = image_model(image, masks), video(image, masks)
-    for a, b in zip(*feats):
+    for a, b in zip(*feats, strict=True):
         assert torch.equal(a, b)
     assert out_video.alpha.shape == out_image.alpha.shape == (1, 1, 2, 128, 128)
     assert not torch.equal(out_video.alpha_os8, out_image.alpha_os8)  # the GRU shapes the coarse matte

@@ -146,7 +146,11 @@ def test_sparse_refiner_equals_dense_refiner(training: bool) -> None:
     b, t, n, h, w = 1, 2, 3, 64, 64
     features = torch.randn(b * t, 8, h // 8, w // 8, requires_grad=True)
     kernels = torch.randn(b, 10, 8)
-    shortcuts = (torch.randn(b * t, 4, h, w), torch.randn(b * t, 4, h // 2, w // 2), torch.randn(b * t, 6, h // 4, w // 4))
+    shortcuts = (
+        torch.randn(b * t, 4, h, w),
+        torch.randn(b * t, 4, h // 2, w // 2),
+        torch.randn(b * t, 6, h // 4, w // 4),
+    )
     band = torch.zeros(b, t, n, h, w, dtype=torch.bool)
     band[..., 20:30, 10:50] = True
     band[0, 1, 2] = False

@@ -51,7 +51,11 @@ def test_stage_shapes(tiny: maggie.models.MaGGIe, n: int) -> None:
         c = tiny.config.encoder_channels
         assert enc.bottleneck.shape == (1, c[4], H // 32, W // 32)
         assert [tuple(s.shape[1:]) for s in enc.shortcuts] == [
-            (c[0], H, W), (c[0], H // 2, W // 2), (c[1], H // 4, W // 4), (c[2], H // 8, W // 8), (c[3], H // 16, W // 16)
+            (c[0], H, W),
+            (c[0], H // 2, W // 2),
+            (c[1], H // 4, W // 4),
+            (c[2], H // 8, W // 8),
+            (c[3], H // 16, W // 16),
         ]
         feat = tiny.trunk(tiny.aspp(enc.bottleneck), enc.shortcuts[4], enc.shortcuts[3])
         assert feat.shape == (1, c[2], H // 8, W // 8)

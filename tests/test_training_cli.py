@@ -85,9 +85,7 @@ def test_cli_trains_and_resumes(tiny_data: Path, tmp_path: Path) -> None:
     ]
     assert main(["train", *common]) == 0
     checkpoints = out / "checkpoints"
-    assert {"last.pt", "best.pt", "step_00000002.pt", "step_00000003.pt"} <= {
-        p.name for p in checkpoints.iterdir()
-    }
+    assert {"last.pt", "best.pt", "step_00000002.pt", "step_00000003.pt"} <= {p.name for p in checkpoints.iterdir()}
     val = list(csv.DictReader(open(out / "val.csv")))
     assert [int(r["step"]) for r in val] == [2, 3] and all(float(r["MAD"]) >= 0 for r in val)
     assert main(["train", *common, "max_steps=4", "--resume", str(checkpoints / "step_00000003.pt")]) == 0

@@ -114,9 +114,7 @@ def _fixed_batch_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) ->
             band_alpha=batch["alpha"],
             generator=torch.Generator().manual_seed(0),
         )
-        return MattingLoss()(out, batch, generator=torch.Generator().manual_seed(0), band_from_gt=True)[
-            "total"
-        ].item()
+        return MattingLoss()(out, batch, generator=torch.Generator().manual_seed(0), band_from_gt=True)["total"].item()
 
 
 @pytest.mark.slow
@@ -133,9 +131,7 @@ def test_a_few_steps_reduce_the_loss(tmp_path: Path) -> None:
     assert after < 0.8 * before, (before, after)
     rows = list(csv.DictReader(open(tmp_path / "run" / "train.csv")))
     assert [int(r["step"]) for r in rows] == [1, 4, 8, 12, 16]
-    assert {"total", "rec", "lap", "grad", "att", "lr", "grad_norm", "gt_band", "sec_per_step"} <= set(
-        rows[0]
-    )
+    assert {"total", "rec", "lap", "grad", "att", "lr", "grad_norm", "gt_band", "sec_per_step"} <= set(rows[0])
     records = [json.loads(line) for line in open(tmp_path / "run" / "log.jsonl")]
     assert all(r["kind"] == "train" for r in records) and len(records) == 5
 
@@ -191,9 +187,7 @@ def test_checkpoint_contents(tmp_path: Path) -> None:
     assert (tmp_path / "run" / "config.yaml").is_file()
 
 
-def _grad_report(
-    model_name: str, tmp_path: Path, data: Dataset, *, gt_band: bool, batch_size: int
-) -> list[str]:
+def _grad_report(model_name: str, tmp_path: Path, data: Dataset, *, gt_band: bool, batch_size: int) -> list[str]:
     """Parameters left without a (non-zero) gradient by one training step."""
     cfg = tiny_config(
         tmp_path,
@@ -205,9 +199,7 @@ def _grad_report(
     trainer = Trainer(cfg, train_dataset=data)
     trainer.train_step(next(iter(torch.utils.data.DataLoader(data, batch_size=batch_size))))
     missing = [
-        n
-        for n, p in trainer.module.named_parameters()
-        if p.requires_grad and (p.grad is None or not p.grad.any())
+        n for n, p in trainer.module.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.any())
     ]
     trainer.close()
     return missing

@@ -55,7 +55,7 @@ def test_reference_checkpoint_round_trip(tmp_path: Path, tiny: maggie.models.MaG
     for fmt, reference_names in (("safetensors", True), ("safetensors", False)):
         path = save_weights(model, tmp_path / f"w-{reference_names}.{fmt}", reference_names=reference_names)
         other = maggie.load_reference_weights(maggie.build_model("maggie-tiny"), path)
-        for (k, a), b in zip(model.state_dict().items(), other.state_dict().values()):
+        for (k, a), b in zip(model.state_dict().items(), other.state_dict().values(), strict=True):
             assert torch.equal(a, b), k
     pth = tmp_path / "w.pth"
     torch.save({"state_dict": {k: torch.from_numpy(v) for k, v in weights.items()}}, pth)

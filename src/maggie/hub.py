@@ -150,18 +150,14 @@ def load_model(
         raise MaggieError(str(exc)) from exc
     if description["source"] == UNTRAINED:
         logger.warning(UNTRAINED_WARNING)
-        load_reference_weights(
-            model, synthetic_reference_weights(model, seed=UNTRAINED_SEED), source=UNTRAINED
-        )
+        load_reference_weights(model, synthetic_reference_weights(model, seed=UNTRAINED_SEED), source=UNTRAINED)
     else:
         source = os.fspath(weights) if weights is not None else description["path"]
         tensors = read_checkpoint(source)  # a missing or unreadable file is reported as such
         try:
             load_reference_weights(model, tensors, source=source)
         except WeightsError as exc:
-            raise WeightsError(
-                f"{exc}; the {kind} model needs {kind} weights (`maggie download {kind}`)"
-            ) from exc
+            raise WeightsError(f"{exc}; the {kind} model needs {kind} weights (`maggie download {kind}`)") from exc
     return model.to(resolved).eval()
 
 
@@ -180,9 +176,7 @@ def _fetch(url: str, target: Path, *, progress: bool) -> None:
             total = int(response.headers.get("Content-Length") or 0) or None
             with (
                 open(target, "wb") as file,
-                tqdm(
-                    total=total, unit="B", unit_scale=True, desc=Path(url).name, disable=not progress
-                ) as bar,
+                tqdm(total=total, unit="B", unit_scale=True, desc=Path(url).name, disable=not progress) as bar,
             ):
                 while chunk := response.read(_CHUNK):
                     file.write(chunk)
@@ -233,8 +227,7 @@ def download_weights(
             tensors = read_checkpoint(temp)
         except WeightsError as exc:
             raise WeightsError(
-                f"{source}: the downloaded file is not a readable checkpoint ({exc.__cause__}); "
-                "nothing was installed"
+                f"{source}: the downloaded file is not a readable checkpoint ({exc.__cause__}); nothing was installed"
             ) from exc
         try:
             load_reference_weights(build_model(release.architecture), tensors, source=source)

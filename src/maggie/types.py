@@ -31,7 +31,7 @@ def check_shape(name: str, tensor: torch.Tensor, spec: Sequence[str | int], size
     expected = "(" + ", ".join(str(s) for s in spec) + ")"
     if len(shape) != len(spec):
         raise ValueError(f"{name} must have shape {expected}, got {shape}")
-    for dim, (want, got) in enumerate(zip(spec, shape)):
+    for dim, (want, got) in enumerate(zip(spec, shape, strict=True)):
         if isinstance(want, int):
             if got != want:
                 raise ValueError(f"{name} must have shape {expected}, got {shape} (dim {dim} should be {want})")

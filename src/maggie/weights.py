@@ -164,9 +164,10 @@ def load_reference_weights(
     missing = sorted(set(own) - set(tensors))
     if missing:
         ref = _to_reference(missing[0])
+        image_into_video = model.is_video and "temporal" in missing[0]
+        hint = " (an image checkpoint cannot fill a video model)" if image_into_video else ""
         raise WeightsError(
-            f"{where}: missing key {ref!r} (maggie name {missing[0]!r}) and {len(missing) - 1} more"
-            f"{' (an image checkpoint cannot fill a video model)' if model.is_video and 'temporal' in missing[0] else ''}"
+            f"{where}: missing key {ref!r} (maggie name {missing[0]!r}) and {len(missing) - 1} more{hint}"
         )
     for key, value in tensors.items():
         if tuple(value.shape) != tuple(own[key].shape):
@@ -241,7 +242,9 @@ def _symmetric_ints(key: str, seed: int, n: int) -> np.ndarray:
     return 2 * (z >> np.uint64(40)).astype(np.int64) - ((1 << 24) - 1)
 
 
-def _synthetic_tensor(key: str, shape: tuple[int, ...], shapes: Mapping[str, tuple[int, ...]], seed: int, gain: float) -> np.ndarray:
+def _synthetic_tensor(
+    key: str, shape: tuple[int, ...], shapes: Mapping[str, tuple[int, ...]], seed: int, gain: float
+) -> np.ndarray:
     n = int(np.prod(shape)) if shape else 1
     prefix, _, leaf = key.rpartition(".")
     module = prefix.rpartition(".")[2]

@@ -71,9 +71,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="instances per sample; more are subsampled as the reference does (default: 10)",
     )
-    parser.add_argument(
-        "--strict", action="store_true", help="stop at the first bad sample instead of skipping it"
-    )
+    parser.add_argument("--strict", action="store_true", help="stop at the first bad sample instead of skipping it")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... or auto (default: cpu)")
     parser.add_argument(
         "--short-side",

@@ -67,9 +67,7 @@ def add_job_arguments(parser: argparse.ArgumentParser, *, outputs: str) -> None:
         help="checkpoint file, or 'untrained' for random demo weights (default: the "
         "installed trained weights, see below)",
     )
-    model.add_argument(
-        "--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N (default: auto)"
-    )
+    model.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N (default: auto)")
     model.add_argument(
         "--short-side",
         type=_short_side,
@@ -87,9 +85,7 @@ def add_job_arguments(parser: argparse.ArgumentParser, *, outputs: str) -> None:
     model.add_argument("--model", help=argparse.SUPPRESS)
 
     masks = parser.add_argument_group("mask preparation")
-    masks.add_argument(
-        "--erode", type=int, default=0, metavar="PX", help="shrink every mask by PX pixels first"
-    )
+    masks.add_argument("--erode", type=int, default=0, metavar="PX", help="shrink every mask by PX pixels first")
     masks.add_argument(
         "--dilate", type=int, default=0, metavar="PX", help="grow every mask by PX pixels (after --erode)"
     )
@@ -109,9 +105,7 @@ def add_job_arguments(parser: argparse.ArgumentParser, *, outputs: str) -> None:
         metavar="LIST",
         help=f"comma-separated output kinds, see below (default: {outputs})",
     )
-    out.add_argument(
-        "--bit-depth", type=int, choices=(8, 16), default=8, help="bits per alpha PNG (default: 8)"
-    )
+    out.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="bits per alpha PNG (default: 8)")
     out.add_argument(
         "--background",
         metavar="COLOR",

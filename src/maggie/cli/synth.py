@@ -28,23 +28,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="single-person foregrounds: RGBA stills, stills + --alpha-dir, or a folder of frames per video",
     )
-    parser.add_argument(
-        "--bg-dir", required=True, help="background images and/or folders of background frames"
-    )
+    parser.add_argument("--bg-dir", required=True, help="background images and/or folders of background frames")
     parser.add_argument("--out-dir", required=True, help="dataset folder to write")
     parser.add_argument(
         "--alpha-dir",
         help="alpha mattes named like the foregrounds (default: the foregrounds' alpha channel)",
     )
-    parser.add_argument(
-        "--seed", type=int, default=0, help="random seed; the same seed writes identical files"
-    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed; the same seed writes identical files")
     parser.add_argument(
         "--start-index", type=int, default=0, help="index of the first sample (to split a run into parts)"
     )
-    parser.add_argument(
-        "--instances", **_pair(int), metavar=("LOW", "HIGH"), help="people per sample, inclusive"
-    )
+    parser.add_argument("--instances", **_pair(int), metavar=("LOW", "HIGH"), help="people per sample, inclusive")
     parser.add_argument(
         "--size", **_pair(int), metavar=("H", "W"), help="output size (default: each background's size)"
     )
@@ -62,9 +56,7 @@ def add_parser(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="synth_command", metavar="KIND")
     sub.required = True
 
-    proc = sub.add_parser(
-        "procedural", help="write seeded person-like RGBA foregrounds and textured backgrounds"
-    )
+    proc = sub.add_parser("procedural", help="write seeded person-like RGBA foregrounds and textured backgrounds")
     proc.add_argument("out_dir", help="writes OUT/fg/*.png and OUT/bg/*.jpg")
     proc.add_argument("--num-foregrounds", type=int, default=8)
     proc.add_argument("--num-backgrounds", type=int, default=4)
@@ -77,27 +69,19 @@ def add_parser(subparsers: Any) -> None:
     image = sub.add_parser("image", help="multi-person image composites (images/, alphas/, masks/)")
     _common(image)
     image.add_argument("--num-images", type=int, required=True)
-    image.add_argument(
-        "--height", **_pair(float), metavar=("LOW", "HIGH"), help="person height / image height"
-    )
-    image.add_argument(
-        "--min-visible", type=float, help="alpha mass every person keeps when others are pasted on top"
-    )
+    image.add_argument("--height", **_pair(float), metavar=("LOW", "HIGH"), help="person height / image height")
+    image.add_argument("--min-visible", type=float, help="alpha mass every person keeps when others are pasted on top")
     image.add_argument("--subset", default="", help="sub-folder inside images/, alphas/, masks/ (e.g. comp)")
     image.add_argument("--write-layers", action="store_true", help="also write fg/ (colour layers) and bg/")
     image.set_defaults(func=_run_image)
 
-    video = sub.add_parser(
-        "video", help="multi-person video clips at one occlusion level (fgr/, pha/, xmem/)"
-    )
+    video = sub.add_parser("video", help="multi-person video clips at one occlusion level (fgr/, pha/, xmem/)")
     _common(video)
     video.add_argument("--num-videos", type=int, required=True)
     video.add_argument("--level", choices=("easy", "medium", "hard"), required=True)
     video.add_argument("--split", default="train", help="folder under --out-dir (e.g. comp_hard)")
     video.add_argument("--num-frames", type=int, help="frames per clip (default 30)")
-    video.add_argument(
-        "--motion", type=float, help="motion amplitude of still foregrounds (fraction of size)"
-    )
+    video.add_argument("--motion", type=float, help="motion amplitude of still foregrounds (fraction of size)")
     video.set_defaults(func=_run_video)
 
 
@@ -131,9 +115,7 @@ def _run_procedural(args: argparse.Namespace) -> int:
 def _run_image(args: argparse.Namespace) -> int:
     from ..data.synthesis import ImageSynthesisConfig, synthesize_images
 
-    options = _options(
-        args, ("instances", "height", "min_visible", "size", "subset", "mask_dir", "jpeg_quality")
-    )
+    options = _options(args, ("instances", "height", "min_visible", "size", "subset", "mask_dir", "jpeg_quality"))
     config = ImageSynthesisConfig(write_layers=args.write_layers, **options)
     records = synthesize_images(
         args.fg_dir,

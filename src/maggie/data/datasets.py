@@ -80,9 +80,7 @@ class _MattingDataset(Dataset):
             return list(range(self.num_slots))
         return sorted(int(i) for i in rng.choice(len(names), size=self.num_slots, replace=False))
 
-    def _load(
-        self, frames: list[_Frame], keep: list[int]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def _load(self, frames: list[_Frame], keep: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         images, alphas, masks = [], [], []
         for frame in frames:
             rgb = read_rgb(frame.image)
@@ -153,12 +151,8 @@ class ImageMattingDataset(_MattingDataset):
         root: dataset folder; overrides ``config.root``.
     """
 
-    def __init__(
-        self, config: ImageDataConfig, *, train: bool = True, root: str | Path | None = None
-    ) -> None:
-        super().__init__(
-            seed=config.seed, train=train, num_slots=config.max_instances, short_side=config.short_side
-        )
+    def __init__(self, config: ImageDataConfig, *, train: bool = True, root: str | Path | None = None) -> None:
+        super().__init__(seed=config.seed, train=train, num_slots=config.max_instances, short_side=config.short_side)
         self.config = config
         base = _root(root, config.root)
         image_dir = base / config.image_dir / config.subset
@@ -174,15 +168,11 @@ class ImageMattingDataset(_MattingDataset):
                 continue
             alphas = tuple(p if p.is_file() else None for p in (alpha_dir / n for n in names))
             masks = (
-                None
-                if mask_dir is None
-                else tuple(p if p.is_file() else None for p in (mask_dir / n for n in names))
+                None if mask_dir is None else tuple(p if p.is_file() else None for p in (mask_dir / n for n in names))
             )
             self.items.append((_Frame(image, alphas, masks), names))
         if not self.items:
-            raise InputError(
-                f"{base}: no image has any instance in {config.alpha_dir}/ or {config.mask_dir or '-'}/"
-            )
+            raise InputError(f"{base}: no image has any instance in {config.alpha_dir}/ or {config.mask_dir or '-'}/")
 
     def __len__(self) -> int:
         return len(self.items)
@@ -191,9 +181,7 @@ class ImageMattingDataset(_MattingDataset):
         frame, names = self.items[index]
         sample = self._sample([frame], names, self._rng(index), self.config)
         if not self.train:
-            sample["name"] = (
-                f"{self.config.subset}/{frame.image.stem}" if self.config.subset else frame.image.stem
-            )
+            sample["name"] = f"{self.config.subset}/{frame.image.stem}" if self.config.subset else frame.image.stem
         return sample
 
 
@@ -214,12 +202,8 @@ class VideoMattingDataset(_MattingDataset):
 
     video = True
 
-    def __init__(
-        self, config: VideoDataConfig, *, train: bool = True, root: str | Path | None = None
-    ) -> None:
-        super().__init__(
-            seed=config.seed, train=train, num_slots=config.max_instances, short_side=config.short_side
-        )
+    def __init__(self, config: VideoDataConfig, *, train: bool = True, root: str | Path | None = None) -> None:
+        super().__init__(seed=config.seed, train=train, num_slots=config.max_instances, short_side=config.short_side)
         self.config = config
         split = _root(root, config.root) / config.split
         self.videos: list[tuple[str, list[_Frame], list[str]]] = []
@@ -234,20 +218,14 @@ class VideoMattingDataset(_MattingDataset):
                 continue
             entries = []
             for frame in frames:
-                alphas = tuple(
-                    p if p.is_file() else None for p in (video_dir / frame.stem / n for n in names)
-                )
+                alphas = tuple(p if p.is_file() else None for p in (video_dir / frame.stem / n for n in names))
                 masks = None
                 if mask_root is not None:
-                    masks = tuple(
-                        p if p.is_file() else None for p in (mask_root / frame.stem / n for n in names)
-                    )
+                    masks = tuple(p if p.is_file() else None for p in (mask_root / frame.stem / n for n in names))
                 entries.append(_Frame(frame, alphas, masks))
             self.videos.append((video_dir.name, entries, names))
         if not self.videos:
-            raise InputError(
-                f"{split}: no videos with frames in {config.frame_dir}/ and alphas in {config.alpha_dir}/"
-            )
+            raise InputError(f"{split}: no videos with frames in {config.frame_dir}/ and alphas in {config.alpha_dir}/")
         self.index: list[tuple[int, int]] = []
         length = config.clip_length
         for v, (_, frames, _) in enumerate(self.videos):

@@ -96,9 +96,7 @@ def augment_sample(
     resized = short_side_size(h0, w0, short_side) if short_side else (h0, w0)
     foreground = (alpha > 127).flatten(0, 1).any(0) if n else torch.zeros(h0, w0, dtype=torch.bool)
     parts = [frames, alpha] if mask_source is None else [frames, alpha, mask_source]
-    cropped = geo.random_crop(
-        parts, foreground, resized, augment.crop_size, rng, padding_crop_p=augment.padding_crop_p
-    )
+    cropped = geo.random_crop(parts, foreground, resized, augment.crop_size, rng, padding_crop_p=augment.padding_crop_p)
     parts = [p / 255.0 for p in cropped]
     if rng.random() < augment.flip_p:
         parts = [geo.hflip(p) for p in parts]
@@ -109,9 +107,7 @@ def augment_sample(
     frames = _photometric(frames, rng, augment)
     if rng.random() < augment.affine_p:
         matrix = geo.random_affine_matrix(tuple(frames.shape[-2:]), rng)
-        warped = geo.warp_affine(
-            torch.cat([frames, alpha] + ([source] if augment.affine_masks else []), 1), matrix
-        )
+        warped = geo.warp_affine(torch.cat([frames, alpha] + ([source] if augment.affine_masks else []), 1), matrix)
         frames, alpha = warped[:, :3], warped[:, 3 : 3 + n]
         if augment.affine_masks:
             source = warped[:, 3 + n :]
@@ -170,9 +166,7 @@ def eval_sample(
     h, w = short_side_size(h0, w0, short_side) if short_side else (h0, w0)
     ph, pw = pad_amount(h, w, 64)
 
-    def fit(
-        array: np.ndarray, resize_fn: Callable[[np.ndarray, tuple[int, int]], np.ndarray]
-    ) -> torch.Tensor:
+    def fit(array: np.ndarray, resize_fn: Callable[[np.ndarray, tuple[int, int]], np.ndarray]) -> torch.Tensor:
         resized = np.stack([resize_fn(a, (h, w)) for a in array.reshape(-1, *array.shape[-2:])])
         padded = np.pad(resized, ((0, 0), (0, ph), (0, pw)))
         return torch.from_numpy(padded).reshape(*array.shape[:-2], h + ph, w + pw)

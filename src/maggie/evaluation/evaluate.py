@@ -119,9 +119,7 @@ def evaluate(
 
 def _require(matter: object, method: str, layout: str) -> None:
     if not callable(getattr(matter, method, None)):
-        raise MaggieError(
-            f"layout {layout!r} needs a matter with a .{method}() method, got {type(matter).__name__}"
-        )
+        raise MaggieError(f"layout {layout!r} needs a matter with a .{method}() method, got {type(matter).__name__}")
 
 
 def _run_group(

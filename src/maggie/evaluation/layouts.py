@@ -104,9 +104,7 @@ def _pick(requested: Sequence[str] | None, available: list[str], what: str, root
         return available
     missing = [r for r in requested if r not in available]
     if missing:
-        raise InputError(
-            f"{root}: {what} {', '.join(missing)} not found (available: {', '.join(available) or 'none'})"
-        )
+        raise InputError(f"{root}: {what} {', '.join(missing)} not found (available: {', '.join(available) or 'none'})")
     return list(requested)
 
 
@@ -123,10 +121,7 @@ def list_him2k(
     present = [s for s in HIM2K_SUBSETS if (root / "images" / s).is_dir()]
     runs = []
     for subset in _pick(subsets, present, "subsets (images/comp, images/natural)", root):
-        images = {
-            Path(f).stem: root / "images" / subset / f
-            for f in _files(root / "images" / subset, _IMAGE_SUFFIXES)
-        }
+        images = {Path(f).stem: root / "images" / subset / f for f in _files(root / "images" / subset, _IMAGE_SUFFIXES)}
         for source in sources:
             mask_root = root / f"{_MASK_PREFIX}{source}" / subset
             rng = np.random.RandomState(_SEED)

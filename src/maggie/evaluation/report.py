@@ -31,9 +31,7 @@ class GroupResult:
     accumulator: MetricAccumulator
     samples: list[dict[str, object]] = field(default_factory=list)
 
-    def add_status(
-        self, name: str, status: str, detail: str = "", values: dict[str, float] | None = None
-    ) -> None:
+    def add_status(self, name: str, status: str, detail: str = "", values: dict[str, float] | None = None) -> None:
         """Record a sample as ``"ok"`` (with its ``values``), ``"bad"`` or ``"skipped"`` (with a reason)."""
         row: dict[str, object] = {
             "subset": self.group.subset,
@@ -95,15 +93,11 @@ class EvaluationResult:
                 table = np.array([[g.values()[m] for m in self.names] for g in groups], dtype=np.float64)
                 for label, reduce in (("mean", np.mean), ("std", np.std)):
                     rows.append(
-                        self._row(
-                            subset, label, groups, dict(zip(self.names, reduce(table, axis=0), strict=True))
-                        )
+                        self._row(subset, label, groups, dict(zip(self.names, reduce(table, axis=0), strict=True)))
                     )
         return rows
 
-    def _row(
-        self, subset: str, source: str, groups: list[GroupResult], values: dict[str, float]
-    ) -> dict[str, object]:
+    def _row(self, subset: str, source: str, groups: list[GroupResult], values: dict[str, float]) -> dict[str, object]:
         counts = {s: sum(g.count(s) for g in groups) for s in _STATUSES}
         return {
             "subset": subset,
@@ -143,9 +137,7 @@ class EvaluationResult:
             + (" (comparable with the MaGGIe paper)" if self.convention == "reference" else "")
         ]
         for row in [header, *body]:
-            cells = [
-                c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-            ]
+            cells = [c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
             lines.append("  ".join(cells).rstrip())
         bad = self.bad_samples()
         if bad:

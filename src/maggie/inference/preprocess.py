@@ -70,7 +70,9 @@ def as_masks(masks: np.ndarray, size: tuple[int, int], *, name: str = "masks") -
     if arr.ndim != 3 or arr.shape[0] < 1:
         raise InputError(f"{name}: expected N×H×W instance masks, got shape {arr.shape}")
     if arr.shape[1:] != tuple(size):
-        raise InputError(f"{name}: mask size {arr.shape[1]}×{arr.shape[2]} does not match the image size {size[0]}×{size[1]}")
+        raise InputError(
+            f"{name}: mask size {arr.shape[1]}×{arr.shape[2]} does not match the image size {size[0]}×{size[1]}"
+        )
     if arr.dtype != bool:
         arr = arr >= (128 if arr.max(initial=0) > 1 else 1)
     return arr

@@ -99,7 +99,8 @@ class VideoMatter:
             if geometry is None:
                 geometry = Geometry.for_size(*rgb.shape[:2], self.short_side)
             elif rgb.shape[:2] != geometry.original:
-                raise InputError(f"frame {index}: size {rgb.shape[0]}×{rgb.shape[1]} differs from frame 0's {geometry.original[0]}×{geometry.original[1]}")
+                first = "×".join(str(v) for v in geometry.original)
+                raise InputError(f"frame {index}: size {rgb.shape[0]}×{rgb.shape[1]} differs from frame 0's {first}")
             inst = as_masks(frame_masks, rgb.shape[:2], name=f"masks of frame {index}")
             if count is None:
                 count = inst.shape[0]

@@ -177,9 +177,7 @@ def read_coco_masks(
     if image_id is None:
         ids_seen = {a.get("image_id") for _, a in named}
         if len(ids_seen) > 1:
-            raise InputError(
-                f"{path}: annotations of {len(ids_seen)} images and none selected (give image_id)"
-            )
+            raise InputError(f"{path}: annotations of {len(ids_seen)} images and none selected (give image_id)")
     else:
         named = [(n, a) for n, a in named if a.get("image_id", image_id) == image_id]
     if categories:
@@ -217,7 +215,5 @@ def read_coco_masks(
         masks.append(mask)
         instance_names.append(name)
     if not masks:
-        raise InputError(
-            f"{path}: no annotations for this image{' in the chosen categories' if categories else ''}"
-        )
+        raise InputError(f"{path}: no annotations for this image{' in the chosen categories' if categories else ''}")
     return np.stack(masks), tuple(instance_names)

@@ -44,8 +44,7 @@ def _open(path: Path, what: str) -> Image.Image:
 def _check_size(mask: np.ndarray, path: Path, size: tuple[int, int] | None, against: str) -> None:
     if size is not None and mask.shape != tuple(size):
         raise InputError(
-            f"{path}: mask is {mask.shape[1]}x{mask.shape[0]} but {against} is "
-            f"{size[1]}x{size[0]} (width x height)"
+            f"{path}: mask is {mask.shape[1]}x{mask.shape[0]} but {against} is {size[1]}x{size[0]} (width x height)"
         )
 
 
@@ -89,8 +88,7 @@ def read_label_map(
     with _open(path, "label map") as image:
         if image.mode not in ("L", "P", "1", *_WIDE_MODES):
             raise InputError(
-                f"{path}: a label map must have one channel (8-bit, 16-bit or palette PNG), "
-                f"got mode {image.mode}"
+                f"{path}: a label map must have one channel (8-bit, 16-bit or palette PNG), got mode {image.mode}"
             )
         labels = np.asarray(image).astype(np.int64)
     if labels.min(initial=0) < 0:
@@ -132,8 +130,7 @@ def write_label_map(masks: np.ndarray, path: str | os.PathLike[str], *, bit_dept
         hint = "; use bit_depth=16" if bit_depth == 8 and count <= 65535 else ""
         article = "an" if bit_depth == 8 else "a"
         raise InputError(
-            f"{path}: {count} instances do not fit {article} {bit_depth}-bit label map "
-            f"(at most {capacity}){hint}"
+            f"{path}: {count} instances do not fit {article} {bit_depth}-bit label map (at most {capacity}){hint}"
         )
     if count and masks.sum(axis=0).max() > 1:
         raise ValueError("masks overlap; resolve them with maggie.io.resolve_overlaps first")

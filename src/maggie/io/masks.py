@@ -60,9 +60,7 @@ def detect_mask_format(source: str | os.PathLike[str], mask_format: str = "auto"
     """Resolve ``"auto"`` for ``source`` and check that a forced format fits the path."""
     source = Path(source)
     if mask_format not in MASK_FORMATS:
-        raise InputError(
-            f"{source}: unknown mask_format {mask_format!r} (choose from {', '.join(MASK_FORMATS)})"
-        )
+        raise InputError(f"{source}: unknown mask_format {mask_format!r} (choose from {', '.join(MASK_FORMATS)})")
     if not source.exists():
         raise InputError(f"{source}: no such mask file or folder")
     if mask_format == "auto":

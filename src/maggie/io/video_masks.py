@@ -192,8 +192,7 @@ def open_video_masks(
     source = Path(source)
     if mask_format not in VIDEO_MASK_FORMATS:
         raise InputError(
-            f"{source}: unknown mask_format {mask_format!r} for a video "
-            f"(choose from {', '.join(VIDEO_MASK_FORMATS)})"
+            f"{source}: unknown mask_format {mask_format!r} for a video (choose from {', '.join(VIDEO_MASK_FORMATS)})"
         )
     if not source.is_dir():
         raise InputError(f"{source}: video masks must be a folder (per-frame, per-instance or label layout)")

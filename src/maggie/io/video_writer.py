@@ -87,9 +87,7 @@ class VideoWriter:
     def _encode(self, rgba: np.ndarray) -> None:
         if self._even and rgba.shape[:2] != self._encoded_size():
             height, width = self._encoded_size()
-            rgba = np.pad(
-                rgba, ((0, height - rgba.shape[0]), (0, width - rgba.shape[1]), (0, 0)), mode="edge"
-            )
+            rgba = np.pad(rgba, ((0, height - rgba.shape[0]), (0, width - rgba.shape[1]), (0, 0)), mode="edge")
         fmt = "rgba64le" if rgba.dtype == np.uint16 else "rgba"
         frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(rgba), format=fmt)
         if self._stream.pix_fmt == "yuva420p":
@@ -179,9 +177,7 @@ def open_alpha_video(path: str | os.PathLike[str], *, fps: float, size: tuple[in
     return AlphaVideoWriter(path, fps=fps, size=size)
 
 
-def open_preview_video(
-    path: str | os.PathLike[str], *, fps: float, size: tuple[int, int]
-) -> PreviewVideoWriter:
+def open_preview_video(path: str | os.PathLike[str], *, fps: float, size: tuple[int, int]) -> PreviewVideoWriter:
     """Start an H.264 ``.mp4`` preview of ``size = (H, W)``."""
     if Path(path).suffix.lower() != ".mp4":
         raise InputError(f"{path}: preview videos are .mp4 (H.264)")

@@ -54,9 +54,7 @@ class Settings:
             if value is not None and (not isinstance(value, numbers.Integral) or value < 1):
                 raise SettingsError(f"{name} must be a positive number of pixels or None, got {value!r}")
         if self.overlap_rule not in OVERLAP_RULES:
-            raise SettingsError(
-                f"overlap_rule must be one of {', '.join(OVERLAP_RULES)}, got {self.overlap_rule!r}"
-            )
+            raise SettingsError(f"overlap_rule must be one of {', '.join(OVERLAP_RULES)}, got {self.overlap_rule!r}")
         if self.bit_depth not in (8, 16):
             raise SettingsError(f"bit_depth must be 8 or 16, got {self.bit_depth!r}")
         if self.background is not None:

@@ -44,9 +44,7 @@ def _mask_sources(input: Path, images: list[Path], masks: Path, mask_format: str
     stems: dict[str, Path] = {}
     for image in images:
         if image.stem in stems:
-            raise InputError(
-                f"{image}: same name as {stems[image.stem].name}; their outputs and masks would collide"
-            )
+            raise InputError(f"{image}: same name as {stems[image.stem].name}; their outputs and masks would collide")
         stems[image.stem] = image
     return [batch_mask_source(masks, image, mask_format=mask_format) for image in images]
 
@@ -55,17 +53,12 @@ def _guidance(instances: InstanceMasks, settings: Settings) -> np.ndarray:
     """The model's masks; an instance that loses every pixel (duplicate masks) gets a zero alpha."""
     guidance = prepare_guidance(instances.masks, settings)
     present = guidance.any(axis=(1, 2))
-    adjusted = (
-        f"erode={settings.erode}, dilate={settings.dilate}" if settings.erode or settings.dilate else ""
-    )
+    adjusted = f"erode={settings.erode}, dilate={settings.dilate}" if settings.erode or settings.dilate else ""
     if not present.any():
-        raise InputError(
-            f"{instances.source}: every instance mask is empty after {adjusted or 'overlap resolution'}"
-        )
+        raise InputError(f"{instances.source}: every instance mask is empty after {adjusted or 'overlap resolution'}")
     for name in np.asarray(instances.ids)[~present]:
         logger.warning(
-            "%s: instance %s has no pixels left after %soverlap resolution (overlap_rule=%s); "
-            "its alpha is all zero",
+            "%s: instance %s has no pixels left after %soverlap resolution (overlap_rule=%s); its alpha is all zero",
             instances.source,
             name,
             f"{adjusted} and " if adjusted else "",
@@ -202,9 +195,7 @@ def _write(
             path = write_alpha_png(alpha, layout.alpha(i), bit_depth=settings.bit_depth)
             manifest.add(path, kind="alpha", instance=i, instance_id=name)
         if "cutout" in wanted:
-            manifest.add(
-                write_cutout_png(rgb, alpha, layout.cutout(i)), kind="cutout", instance=i, instance_id=name
-            )
+            manifest.add(write_cutout_png(rgb, alpha, layout.cutout(i)), kind="cutout", instance=i, instance_id=name)
     if "preview" in wanted:
         preview = composite_preview(rgb, alphas, background=settings.background)
         manifest.add(write_rgb_png(preview, layout.preview()), kind="preview")

@@ -114,9 +114,7 @@ def _open_writers(
                 for i in range(layout.count)
             ]
     if "preview" in wanted:
-        writers["preview"] = [
-            stack.enter_context(open_preview_video(layout.preview_video(), fps=fps, size=size))
-        ]
+        writers["preview"] = [stack.enter_context(open_preview_video(layout.preview_video(), fps=fps, size=size))]
     return writers
 
 
@@ -202,24 +200,18 @@ def process_video(
     kinds = ("alpha", "cutout") if "cutout-png" in wanted else ("alpha",)
     start = 0
     if resume:
-        start = resume_from(
-            completed_frames(layout, frame_count=info.frame_count, size=info.size, kinds=kinds)
-        )
+        start = resume_from(completed_frames(layout, frame_count=info.frame_count, size=info.size, kinds=kinds))
     net, model_info = get_model("video", model, weights, device)
     finished = info.frame_count is not None and start >= info.frame_count
     matter = (
         None
         if finished
-        else VideoMatter(
-            net, device=device, short_side=short_side, carry_state=carry_state, band_kernel=band_kernel
-        )
+        else VideoMatter(net, device=device, short_side=short_side, carry_state=carry_state, band_kernel=band_kernel)
     )
     last = -1
     with ExitStack() as stack:
         writers = _open_writers(stack, layout, wanted, info.fps, info.size)
-        bar = stack.enter_context(
-            tqdm(total=info.frame_count, unit="frame", desc="maggie video", disable=not progress)
-        )
+        bar = stack.enter_context(tqdm(total=info.frame_count, unit="frame", desc="maggie video", disable=not progress))
         for last, rgb, alphas, new in _frames(source, video_masks, matter, layout, settings, start):
             if new:
                 alphas = _write_frame(layout, last, rgb, alphas, wanted, settings)
@@ -282,9 +274,7 @@ def _write_frame(
     return alpha_to_uint(alphas, settings.bit_depth).astype(np.float32) / np.float32(full)
 
 
-def _record(
-    manifest: Manifest, layout: VideoOutputs, ids: tuple[str, ...], wanted: tuple[str, ...], last: int
-) -> None:
+def _record(manifest: Manifest, layout: VideoOutputs, ids: tuple[str, ...], wanted: tuple[str, ...], last: int) -> None:
     for i, name in enumerate(ids):
         if "alpha-png" in wanted:
             pattern = layout.alpha_sequence(i) / FRAME_PATTERN

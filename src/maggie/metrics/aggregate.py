@@ -80,9 +80,7 @@ def _merge(into: dict[str, Tally], new: Mapping[str, Tally]) -> None:
         total.count += tally.count
 
 
-def slice_tallies(
-    pred: np.ndarray, gt: np.ndarray, tri: np.ndarray, convention: Convention
-) -> dict[str, Tally]:
+def slice_tallies(pred: np.ndarray, gt: np.ndarray, tri: np.ndarray, convention: Convention) -> dict[str, Tally]:
     """Non-temporal tallies of one metric call over a stack of slices ``(K, H, W)``.
 
     ``tri`` is the reference trimap of ``gt``. In the reference convention the Grad normalisation
@@ -264,9 +262,7 @@ class MetricAccumulator:
         """Add one scored sample; returns its own values (also appended to :attr:`rows`)."""
         missing = set(self.names) - set(tallies)
         if missing:
-            raise MaggieError(
-                f"sample {name!r} lacks metrics {sorted(missing)} for a {self.kind} accumulator"
-            )
+            raise MaggieError(f"sample {name!r} lacks metrics {sorted(missing)} for a {self.kind} accumulator")
         values = {m: tallies[m].value(self.convention) for m in self.names}
         _merge(self.totals, {m: tallies[m] for m in self.names})
         self.rows.append({"name": name if name is not None else str(len(self.rows)), **values})

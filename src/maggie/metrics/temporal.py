@@ -120,9 +120,7 @@ def messddt(
         flow = farneback_flow(g, convention=convention)
     flow = np.asarray(flow)
     if flow.shape != (len(p) - 1, *p.shape[1:], 2):
-        raise InputError(
-            f"flow shape {flow.shape} does not fit {p.shape}: expected {(len(p) - 1, *p.shape[1:], 2)}"
-        )
+        raise InputError(f"flow shape {flow.shape} does not fit {p.shape}: expected {(len(p) - 1, *p.shape[1:], 2)}")
     err = np.square(p.astype(np.float64) - g)
     if convention == REFERENCE:
         total = np.zeros(p.shape[1], dtype=np.float64)

@@ -114,5 +114,5 @@ class Encoder(nn.Module):
         x4 = self.layer3(x3)
         bottleneck = self.layer_bottleneck(x4)
         inputs = (x, x1, x2, x3, x4)
-        shortcuts = tuple(branch(inp) for branch, inp in zip(self.shortcut, inputs))
+        shortcuts = tuple(branch(inp) for branch, inp in zip(self.shortcut, inputs, strict=True))
         return EncoderFeatures(bottleneck=bottleneck, shortcuts=shortcuts)

@@ -1,9 +1,9 @@
 """The MaGGIe model: wires the stages in data-flow order. Image = video with ``T = 1``.
 
-    masks ─ mask_embedding ─┐
-    image ──────────────────┴─ encoder ─ aspp ─ trunk ─ instance_decoder ─┬─ (temporal GRU) ─ coarse A8
-                                                                         └─ F̄8, kernels ─ refiner (in U) ─ A4, A1
-    A8, A4, A1 ─ progressive fusion ─ (temporal fusion) ─ alpha
+masks ─ mask_embedding ─┐
+image ──────────────────┴─ encoder ─ aspp ─ trunk ─ instance_decoder ─┬─ (temporal GRU) ─ coarse A8
+                                                                     └─ F̄8, kernels ─ refiner (in U) ─ A4, A1
+A8, A4, A1 ─ progressive fusion ─ (temporal fusion) ─ alpha
 """
 
 from __future__ import annotations
@@ -170,14 +170,18 @@ class MaGGIe(nn.Module):
         if video_inference:
             alpha8, band = crop_to_instance_boxes(alpha8, band, margin=self.config.box_margin)
 
-        logits4, logits1 = self.refiner(
-            features, kernels, (fea1, fea2, fea3), band, dense=self.dense_refinement
-        )
+        logits4, logits1 = self.refiner(features, kernels, (fea1, fea2, fea3), band, dense=self.dense_refinement)
         up4 = F.interpolate(logits4.flatten(0, 2).unsqueeze(1), scale_factor=4, mode="bilinear", align_corners=False)
         alpha4 = ((torch.tanh(up4) + 1) / 2).view(b, t, n, h, w)
         alpha1 = (torch.tanh(logits1) + 1) / 2
         alpha, region4, region1 = progressive_fuse(
-            alpha8, alpha4, alpha1, band, kernels=self.config.fusion_kernels, randomize=self.training, generator=generator
+            alpha8,
+            alpha4,
+            alpha1,
+            band,
+            kernels=self.config.fusion_kernels,
+            randomize=self.training,
+            generator=generator,
         )
         out = MatteOutput(
             alpha=alpha,

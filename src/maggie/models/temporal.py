@@ -43,9 +43,7 @@ class ConvGRU(nn.Module):
         c = self.hh(torch.cat((x, r * h), dim=1))
         return (1 - z) * h + z * c
 
-    def forward(
-        self, x: torch.Tensor, hidden: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``x (B, T, C, h, w)``, initial hidden ``(B, C, h, w)`` or None (zeros).
 
         Returns:

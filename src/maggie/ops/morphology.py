@@ -28,7 +28,7 @@ def ellipse_half_widths(size: int) -> tuple[int, ...]:
     return _half_widths(int(size))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _half_widths(size: int) -> tuple[int, ...]:
     if size < 1:
         raise ValueError(f"kernel size must be >= 1, got {size}")

@@ -274,9 +274,7 @@ class SparseInverseConv2d(nn.Module):
                     matrix = taps_weight[:, taps].reshape(self.out_channels, -1).t()
                     out = out.index_copy(0, rows, _gather_matmul(x.features, table, matrix))
             return SparseMap(out, finer)
-        out = F.conv_transpose2d(
-            x.features, self.weight.permute(3, 0, 1, 2), stride=2, padding=1, output_padding=1
-        )
+        out = F.conv_transpose2d(x.features, self.weight.permute(3, 0, 1, 2), stride=2, padding=1, output_padding=1)
         return DenseMap(out * finer.mask, finer)
 
 

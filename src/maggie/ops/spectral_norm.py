@@ -33,9 +33,7 @@ def _normalize(x: torch.Tensor) -> torch.Tensor:
     return x / (x.norm() + 1e-12)
 
 
-def spectral_sigma(
-    weight: torch.Tensor, u: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def spectral_sigma(weight: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One power iteration from ``u``: returns ``(sigma, new_u, new_v)``.
 
     ``sigma`` carries gradients to ``weight``; ``new_u``/``new_v`` do not.
@@ -86,9 +84,7 @@ class SpectralNorm(nn.Module):
         m = self.module
         w = self.normalized_weight()
         if isinstance(m, nn.ConvTranspose2d):
-            return F.conv_transpose2d(
-                x, w, None, m.stride, m.padding, m.output_padding, m.groups, m.dilation
-            )
+            return F.conv_transpose2d(x, w, None, m.stride, m.padding, m.output_padding, m.groups, m.dilation)
         return F.conv2d(x, w, None, m.stride, m.padding, m.dilation, m.groups)
 
 

@@ -86,9 +86,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     except (OSError, RuntimeError, EOFError) as exc:
         raise WeightsError(f"{path}: cannot read checkpoint ({exc})") from exc
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise WeightsError(
-            f"{path}: not a maggie training checkpoint (format {CHECKPOINT_FORMAT!r} expected)"
-        )
+        raise WeightsError(f"{path}: not a maggie training checkpoint (format {CHECKPOINT_FORMAT!r} expected)")
     return payload
 
 

@@ -117,8 +117,7 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.schedule.warmup_steps <= self.max_steps:
             raise ConfigError(
-                f"schedule.warmup_steps must be in 0..max_steps ({self.max_steps}), "
-                f"got {self.schedule.warmup_steps}"
+                f"schedule.warmup_steps must be in 0..max_steps ({self.max_steps}), got {self.schedule.warmup_steps}"
             )
 
 

@@ -22,9 +22,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 __all__ = ["steps_per_epoch", "epoch_loader", "eval_loader"]
 
 
-def _sampler(
-    dataset: Dataset[Any], *, rank: int, world_size: int, seed: int, epoch: int
-) -> DistributedSampler[Any]:
+def _sampler(dataset: Dataset[Any], *, rank: int, world_size: int, seed: int, epoch: int) -> DistributedSampler[Any]:
     sampler: DistributedSampler[Any] = DistributedSampler(
         dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=True
     )

@@ -53,13 +53,9 @@ class CurriculumConfig:
 class Curriculum:
     """Decides, per training step, whether the uncertainty band is derived from the GT alpha."""
 
-    def __init__(
-        self, *, gt_band_steps: int = 3000, mixed_band_steps: int = 9000, mixed_band_prob: float = 0.5
-    ):
+    def __init__(self, *, gt_band_steps: int = 3000, mixed_band_steps: int = 9000, mixed_band_prob: float = 0.5):
         if mixed_band_steps < gt_band_steps:
-            raise ValueError(
-                f"mixed_band_steps ({mixed_band_steps}) must be >= gt_band_steps ({gt_band_steps})"
-            )
+            raise ValueError(f"mixed_band_steps ({mixed_band_steps}) must be >= gt_band_steps ({gt_band_steps})")
         if not 0.0 <= mixed_band_prob <= 1.0:
             raise ValueError(f"mixed_band_prob must be in [0, 1], got {mixed_band_prob}")
         self.gt_band_steps = gt_band_steps
@@ -74,9 +70,7 @@ class Curriculum:
             mixed_band_prob=config.mixed_band_prob,
         )
 
-    def use_gt_band(
-        self, step: int, *, generator: torch.Generator | None, masks: torch.Tensor | None = None
-    ) -> bool:
+    def use_gt_band(self, step: int, *, generator: torch.Generator | None, masks: torch.Tensor | None = None) -> bool:
         """Whether step ``step`` (0-based global optimiser step) uses the GT band.
 
         ``generator`` is drawn from (once) only in the mixed phase, so the number of draws is a

@@ -113,9 +113,7 @@ class Trainer:
             if self.device.type == "cuda":
                 model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
             else:
-                logger.warning(
-                    "sync_bn needs CUDA (PyTorch's SyncBatchNorm is GPU-only); using per-process BN"
-                )
+                logger.warning("sync_bn needs CUDA (PyTorch's SyncBatchNorm is GPU-only); using per-process BN")
         self.module = model
         self.model: torch.nn.Module = model
         if self.ctx.distributed:
@@ -149,9 +147,7 @@ class Trainer:
         self._skipped_in_a_row = 0
         self.best_score: float | None = None
         self.best_checkpoint: Path | None = None
-        self.log = RunLogger(
-            directory=self.output_dir, enabled=self.ctx.is_main, tensorboard=config.tensorboard
-        )
+        self.log = RunLogger(directory=self.output_dir, enabled=self.ctx.is_main, tensorboard=config.tensorboard)
         if self.ctx.is_main:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             (self.output_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
@@ -170,9 +166,7 @@ class Trainer:
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One optimiser step on a collated batch; returns the (detached) loss terms and stats."""
         self.model.train()
-        batch = {
-            k: v.to(self.device, non_blocking=True) for k, v in batch.items() if isinstance(v, torch.Tensor)
-        }
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items() if isinstance(v, torch.Tensor)}
         # A non-finite forward pass would leave NaN in the BatchNorm running statistics, which
         # only evaluation uses; they are restored if the step is skipped.
         buffers = [b.detach().clone() for b in self.module.buffers()]
@@ -358,9 +352,7 @@ class Trainer:
         if len(rng) == self.ctx.world_size:
             restore_rng_state(rng[self.ctx.rank], self.generator)
         else:
-            logger.warning(
-                "checkpoint has %d ranks, this run %d: random states restart", len(rng), self.ctx.world_size
-            )
+            logger.warning("checkpoint has %d ranks, this run %d: random states restart", len(rng), self.ctx.world_size)
         logger.info("resumed from %s at step %d", path, self.step)
 
     def close(self) -> None:

@@ -65,17 +65,13 @@ def validation_sums(
                 else contextlib.nullcontext()
             )
             with autocast:
-                pred = (
-                    model(batch["image"].to(device), batch["masks"][:, :, valid].to(device)).alpha[0].float()
-                )
+                pred = model(batch["image"].to(device), batch["masks"][:, :, valid].to(device)).alpha[0].float()
             gt = batch["alpha"][0][:, valid]
             if "size" in batch:
                 h, w = (int(v) for v in batch["size"][0])
                 pred, gt = pred[..., :h, :w], gt[..., :h, :w]
             p, g = pred.cpu().numpy(), gt.numpy()
-            sums += torch.tensor(
-                [mad(p, g).sum(), mse(p, g).sum(), p.shape[0] * p.shape[1]], dtype=torch.float64
-            )
+            sums += torch.tensor([mad(p, g).sum(), mse(p, g).sum(), p.shape[0] * p.shape[1]], dtype=torch.float64)
     finally:
         model.train(was_training)
     return sums

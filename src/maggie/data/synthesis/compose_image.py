@@ -132,11 +132,7 @@ def compose_image(
         a = a / 255.0
         standing = alpha[-1].max() > 127
         for _ in range(placement_tries):
-            y = (
-                out_h - size[0]
-                if standing
-                else int(rng.integers((out_h - size[0]) // 2, out_h - size[0] + 1))
-            )
+            y = out_h - size[0] if standing else int(rng.integers((out_h - size[0]) // 2, out_h - size[0] + 1))
             x = int(rng.integers(0, out_w - size[1] + 1))
             window = (slice(y, y + size[0]), slice(x, x + size[1]))
             kept = [v[window] * (1.0 - a) for v in visible]

@@ -154,18 +154,12 @@ def animate_still(
     tilt, zoom = wave(rng.uniform(0, 4)), 1.0 + wave(rng.uniform(0, 0.06))
     matrices = np.stack(
         [
-            affine_matrix(
-                (ch, cw), rotation=float(tilt[i]), scale=(float(zoom[i]),) * 2, translate=(dx[i], dy[i])
-            )
+            affine_matrix((ch, cw), rotation=float(tilt[i]), scale=(float(zoom[i]),) * 2, translate=(dx[i], dy[i]))
             for i in range(num_frames)
         ]
     )
     source = torch.from_numpy(np.ascontiguousarray(canvas, dtype=np.float32)).permute(2, 0, 1)[None]
-    warped = (
-        warp_affine(source.expand(num_frames, -1, -1, -1), matrices, padding="border")
-        .permute(0, 2, 3, 1)
-        .numpy()
-    )
+    warped = warp_affine(source.expand(num_frames, -1, -1, -1), matrices, padding="border").permute(0, 2, 3, 1).numpy()
     return np.ascontiguousarray(warped[..., :3]), np.ascontiguousarray(warped[..., 3])
 
 
@@ -218,9 +212,7 @@ def _layout(
     return placed
 
 
-def _paste(
-    layers: list[np.ndarray], boxes: list[tuple[int, int, int, int]], out: tuple[int, int]
-) -> np.ndarray:
+def _paste(layers: list[np.ndarray], boxes: list[tuple[int, int, int, int]], out: tuple[int, int]) -> np.ndarray:
     # Unoccluded full-frame layers (T, n, H, W [, C]) from per-person crops at their boxes.
     t = layers[0].shape[0]
     extra = layers[0].shape[3:]
@@ -284,9 +276,7 @@ def compose_video(
     return VideoComposite(np.clip(frames, 0, 255).round().astype(np.uint8), visible, full, worst)
 
 
-def _load_clip(
-    source: Foreground, length: int, rng: np.random.Generator, max_height: int, motion: float
-) -> Clip:
+def _load_clip(source: Foreground, length: int, rng: np.random.Generator, max_height: int, motion: float) -> Clip:
     # Shrink tall sources to the output height first: no person ends up taller than the frame.
     start = 0 if source.is_still else int(rng.integers(0, len(source.frames) - length + 1))
     frames = [source.load(i) for i in range(start, start + (1 if source.is_still else length))]
@@ -299,9 +289,7 @@ def _load_clip(
     return np.stack([r[0] for r in resized]), np.stack([r[1] for r in resized])
 
 
-def _background(
-    source: Background, length: int, size: tuple[int, int] | None, rng: np.random.Generator
-) -> np.ndarray:
+def _background(source: Background, length: int, size: tuple[int, int] | None, rng: np.random.Generator) -> np.ndarray:
     start = int(rng.integers(len(source.frames)))
     offset = tuple(rng.random(2))
     fitted: dict[int, np.ndarray] = {}  # a still background is read and fitted once

@@ -20,9 +20,7 @@ from ..transforms.photometric import motion_blur_kernel
 
 __all__ = ["procedural_foreground", "procedural_background", "write_procedural_sources"]
 
-_SKIN = np.array(
-    [[255, 219, 172], [241, 194, 125], [224, 172, 105], [198, 134, 66], [141, 85, 36], [93, 58, 32]]
-)
+_SKIN = np.array([[255, 219, 172], [241, 194, 125], [224, 172, 105], [198, 134, 66], [141, 85, 36], [93, 58, 32]])
 _HAIR = np.array([[20, 15, 12], [60, 40, 25], [110, 75, 40], [200, 160, 90], [150, 60, 30], [90, 90, 95]])
 
 
@@ -37,18 +35,14 @@ def _ellipse_sdf(x: np.ndarray, y: np.ndarray, cx: float, cy: float, rx: float, 
     return (np.sqrt(((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2) - 1.0) * min(rx, ry)
 
 
-def _capsule_sdf(
-    x: np.ndarray, y: np.ndarray, a: tuple[float, float], b: tuple[float, float], r: float
-) -> np.ndarray:
+def _capsule_sdf(x: np.ndarray, y: np.ndarray, a: tuple[float, float], b: tuple[float, float], r: float) -> np.ndarray:
     px, py = x - a[0], y - a[1]
     bx, by = b[0] - a[0], b[1] - a[1]
     t = np.clip((px * bx + py * by) / (bx * bx + by * by + 1e-9), 0.0, 1.0)
     return np.hypot(px - t * bx, py - t * by) - r
 
 
-def _box_sdf(
-    x: np.ndarray, y: np.ndarray, cx: float, cy: float, hw: float, hh: float, r: float
-) -> np.ndarray:
+def _box_sdf(x: np.ndarray, y: np.ndarray, cx: float, cy: float, hw: float, hh: float, r: float) -> np.ndarray:
     qx, qy = np.abs(x - cx) - (hw - r), np.abs(y - cy) - (hh - r)
     outside = np.hypot(np.maximum(qx, 0), np.maximum(qy, 0))
     return outside + np.minimum(np.maximum(qx, qy), 0) - r
@@ -58,9 +52,7 @@ def _soft(sdf: np.ndarray, edge: float) -> np.ndarray:
     return np.clip(0.5 - sdf / edge, 0.0, 1.0)
 
 
-def _strands(
-    shape: tuple[int, int], rng: np.random.Generator, head: tuple[float, float, float, float]
-) -> np.ndarray:
+def _strands(shape: tuple[int, int], rng: np.random.Generator, head: tuple[float, float, float, float]) -> np.ndarray:
     # Thin curved hairs leaving the top of the head, splatted bilinearly so that each one is a
     # 1–2 px line of partial alpha: the hardest structure for a matting model.
     h, w = shape
@@ -125,9 +117,7 @@ def procedural_foreground(
         raised = rng.random() < 0.25
         hand = (cx + sign * (half + rx * rng.uniform(0.2, 1.2)), cy if raised else h * rng.uniform(0.8, 1.1))
         hand = (float(np.clip(hand[0], 0.5 * rx, w - 0.5 * rx)), hand[1])
-        sides.append(
-            _capsule_sdf(x, y, (cx + sign * (half - 0.1 * rx), shoulder_y + 0.4 * rx), hand, 0.4 * rx)
-        )
+        sides.append(_capsule_sdf(x, y, (cx + sign * (half - 0.1 * rx), shoulder_y + 0.4 * rx), hand, 0.4 * rx))
     head = _ellipse_sdf(x, y, cx, cy, rx, ry)
     neck = _box_sdf(x, y, cx, cy + 1.1 * ry, 0.5 * rx, 0.5 * ry, 0.2 * rx)
     torso = _box_sdf(x, y, cx, (shoulder_y + h + rx) / 2, half, (h + rx - shoulder_y) / 2, 0.9 * rx)
@@ -188,9 +178,7 @@ def procedural_foreground(
         stacked = _line_blur(np.concatenate([premult, alpha[..., None]], -1), taps)
         premult, alpha = stacked[..., :3], stacked[..., 3]
     rgb = np.where(alpha[..., None] > 1e-3, premult / np.maximum(alpha[..., None], 1e-3), cloth)
-    return np.clip(rgb, 0, 255).round().astype(np.uint8), np.clip(alpha * 255, 0, 255).round().astype(
-        np.uint8
-    )
+    return np.clip(rgb, 0, 255).round().astype(np.uint8), np.clip(alpha * 255, 0, 255).round().astype(np.uint8)
 
 
 def procedural_background(size: tuple[int, int] = (240, 320), *, rng: np.random.Generator) -> np.ndarray:

@@ -87,9 +87,7 @@ def find_foregrounds(fg_dir: str | Path, alpha_dir: str | Path | None = None) ->
     for folder in list_dirs(root):
         frames = tuple(list_images(folder))
         if frames:
-            alphas = (
-                None if alpha_root is None else tuple(_alpha_for(f, alpha_root / folder.name) for f in frames)
-            )
+            alphas = None if alpha_root is None else tuple(_alpha_for(f, alpha_root / folder.name) for f in frames)
             found.append(Foreground(frames, alphas))
     if not found:
         raise InputError(f"{root}: no foreground images or frame folders found")

@@ -84,9 +84,7 @@ def random_binarize(
     return out.reshape(alpha.shape)
 
 
-def down_up(
-    masks: torch.Tensor, rng: np.random.Generator, *, p: float = 0.5, scale: float = 0.125
-) -> torch.Tensor:
+def down_up(masks: torch.Tensor, rng: np.random.Generator, *, p: float = 0.5, scale: float = 0.125) -> torch.Tensor:
     """Per mask with probability ``p``: bilinear resize by ``scale`` and back, then > 0.5."""
     flat = masks.reshape(-1, 1, *masks.shape[-2:]).clone()
     h, w = masks.shape[-2:]
@@ -129,9 +127,7 @@ def cut_masks(masks: torch.Tensor, rng: np.random.Generator, *, p: float = 0.5) 
     return out
 
 
-def _hole(
-    rng: np.random.Generator, mask: torch.Tensor, area: tuple[float, float]
-) -> tuple[int, int, int, int] | None:
+def _hole(rng: np.random.Generator, mask: torch.Tensor, area: tuple[float, float]) -> tuple[int, int, int, int] | None:
     rows, cols = mask.any(-1).nonzero().flatten(), mask.any(-2).nonzero().flatten()
     if rows.numel() == 0:
         return None
