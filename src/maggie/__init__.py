@@ -5,10 +5,15 @@ person, for all people in one forward pass.
 
 Public API::
 
-    model = maggie.build_model("maggie-image")           # or "maggie-video"
-    maggie.load_reference_weights(model, "model.safetensors")
+    model = maggie.build_model("maggie-image")                 # or "maggie-video"
+    maggie.load_reference_weights(model, "model.safetensors")  # released or maggie checkpoints
     alphas = maggie.ImageMatter(model).predict(image, masks)   # N×H×W float32
     for index, alphas in maggie.VideoMatter(video_model).stream(frames, masks): ...
+
+    model = maggie.load_model("image")                         # installed weights (maggie download)
+    maggie.process_images("photos/", "masks/", "out/")         # files in, files out (= maggie image)
+    maggie.process_video("clip.mp4", "clip_masks/", "out/")    # (= maggie video)
+    maggie.metrics.image_metrics(pred, gt); maggie.evaluate(matter, root, layout="him2k")
 """
 
 from __future__ import annotations
