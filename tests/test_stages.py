@@ -202,3 +202,15 @@ def test_no_instance_at_all_stays_finite(tiny: maggie.models.MaGGIe) -> None:
     # In training, slots without a mask get no coarse matte (and so no band or loss).
     assert not out.alpha_os8[1].any() and not out.uncertainty[1].any()
     assert out.alpha_os8[0].any()
+
+
+def test_empty_band_skips_refinement(tiny: maggie.models.MaGGIe) -> None:
+    # A band alpha with no transition pixel gives an empty band: nothing is refined and the
+    # final matte is the coarse one (the reference skips its sparse path the same way).
+    image = torch.randn(1, 1, 3, H, W)
+    masks = _masks(2)
+    with torch.no_grad():
+        out = tiny(image, masks, band_alpha=masks.clone())
+    assert not out.uncertainty.any()
+    assert not out.alpha_os1.any() and not out.alpha_os4.any()
+    assert torch.equal(out.alpha, out.alpha_os8)
