@@ -110,7 +110,8 @@ class ActiveSites:
             c = self.coords
             centre = self._flat_index(c[:, 0], c[:, 1], c[:, 2])
             offsets = (_OFFSETS[:, 0] - 1) * (self.width + 2) + (_OFFSETS[:, 1] - 1)
-            self._neighbours = grid[centre[:, None] + offsets.to(centre.device)[None, :]]
+            # Tables are int64: index_select gathers faster with 64-bit indices.
+            self._neighbours = grid[centre[:, None] + offsets.to(centre.device)[None, :]].long()
         return self._neighbours
 
     def source_groups(self) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
@@ -140,7 +141,7 @@ class ActiveSites:
                     # Coarse rows (y + 1 - ky) / 2 may be -1 or H: the grid's frame holds "absent".
                     yc = torch.div(sel[:, 1:2] + 1 - taps // 3, 2, rounding_mode="floor")
                     xc = torch.div(sel[:, 2:3] + 1 - taps % 3, 2, rounding_mode="floor")
-                    groups.append((rows, taps, grid[self._flat_index(sel[:, 0:1], yc, xc)]))
+                    groups.append((rows, taps, grid[self._flat_index(sel[:, 0:1], yc, xc)].long()))
             self._sources = groups
         return self._sources
 
