@@ -104,6 +104,16 @@ def test_attention_loss_image() -> None:
     assert attention_loss([a1, a2], target).item() == pytest.approx(0.55)
 
 
+def test_attention_loss_ignores_token_rows_beyond_the_instance_slots() -> None:
+    # The model returns one row per token slot (max_instances); a batch may use fewer slots.
+    target = torch.zeros(1, 1, 1, 1, 2, dtype=torch.bool)
+    target[0, 0, 0, 0, 0] = True
+    att = torch.tensor([[[0.75, 0.25], [0.0, 1.0], [0.5, 0.5]]])  # S=3 token rows, N=1
+    assert attention_loss([att], target).item() == pytest.approx(0.25)
+    with pytest.raises(ValueError):
+        attention_loss([att[:, :0]], target)
+
+
 def test_attention_loss_video_key_order() -> None:
     # T=2, one row of 2 cells; keys are ordered (cell·T + t): [c0t0, c0t1, c1t0, c1t1].
     target = torch.zeros(1, 2, 1, 1, 2, dtype=torch.bool)
@@ -212,9 +222,7 @@ def test_gt_regions_stay_inside_the_band() -> None:
     band = torch.zeros_like(gt, dtype=torch.bool)
     band[..., :, 18:] = True
     out = _output(gt, uncertainty=band)
-    w4, w1 = choose_refinement_weights(
-        out, generator=torch.Generator().manual_seed(0), prob=1.0, band_alpha=gt
-    )
+    w4, w1 = choose_refinement_weights(out, generator=torch.Generator().manual_seed(0), prob=1.0, band_alpha=gt)
     assert w4.bool().any() and not (w4.bool() & ~band).any() and not (w1.bool() & ~band).any()
 
 
@@ -261,12 +269,7 @@ def test_matting_loss_video_terms_and_weights() -> None:
     terms = MattingLoss(config=cfg)(out, batch, generator=torch.Generator())
     assert {"dtssd", "dtssd_os1", "temp", "temp_bce", "temp_dtssd"} <= set(terms)
     expected = (
-        terms["rec"]
-        + 0.05 * terms["lap"]
-        + 0.05 * terms["grad"]
-        + 5 * terms["att"]
-        + terms["dtssd"]
-        + terms["temp"]
+        terms["rec"] + 0.05 * terms["lap"] + 0.05 * terms["grad"] + 5 * terms["att"] + terms["dtssd"] + terms["temp"]
     )
     assert terms["total"].item() == pytest.approx(expected.item(), rel=1e-6)
     with pytest.raises(KeyError):

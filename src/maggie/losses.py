@@ -82,9 +82,7 @@ def _as_planes(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(-1, 1, *x.shape[-2:])
 
 
-def weighted_l1(
-    pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, *, eps: float = 1e-8
-) -> torch.Tensor:
+def weighted_l1(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, *, eps: float = 1e-8) -> torch.Tensor:
     """``Σ|w·p − w·g| / (Σw + eps)`` over all elements.
 
     Args:
@@ -152,18 +150,13 @@ def laplacian_loss(
 
 
 def _sobel_magnitude(x: torch.Tensor, eps: float) -> torch.Tensor:
-    kx = (
-        torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=x.dtype, device=x.device)
-        / 8.0
-    )
+    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=x.dtype, device=x.device) / 8.0
     kernels = torch.stack([kx, kx.t()]).unsqueeze(1)
     grad = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernels)
     return torch.sqrt(grad.square().sum(1, keepdim=True) + eps)
 
 
-def gradient_loss(
-    pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, *, eps: float = 1e-6
-) -> torch.Tensor:
+def gradient_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, *, eps: float = 1e-6) -> torch.Tensor:
     """``Σ|‖∇(w·p)‖ − ‖∇(w·g)‖| / (Σw + eps)`` with Sobel/8 and replicate padding.
 
     The magnitude is ``sqrt(gx² + gy² + eps)``, so flat regions contribute exactly zero.
@@ -200,22 +193,23 @@ def attention_loss(attention: Sequence[torch.Tensor], target: torch.Tensor) -> t
     Each map's sum over ``(b, i)`` is divided by ``B·T``, and the maps are averaged.
 
     Args:
-        attention: per cross-attention, head-averaged maps ``(B, N, T·h·w)``. Keys are ordered
-            pixel-major, frame-minor (index ``(y·w + x)·T + t``), as the model flattens them.
+        attention: per cross-attention, head-averaged maps ``(B, S, T·h·w)`` with ``S ≥ N``: the
+            model returns one row per token slot (``max_instances``), also when the batch has
+            fewer instance slots; rows beyond ``N`` belong to no instance and are ignored. Keys
+            are ordered pixel-major, frame-minor (index ``(y·w + x)·T + t``), as the model
+            flattens them.
         target: bool ``(B, T, N, h, w)`` from :func:`attention_target`.
     """
     if not attention:
-        raise ValueError(
-            "attention_loss needs at least one attention map (the model fills them in training mode)"
-        )
+        raise ValueError("attention_loss needs at least one attention map (the model fills them in training mode)")
     b, t, n, h, w = target.shape
     mask = target.permute(0, 2, 3, 4, 1).reshape(b, n, h * w * t)
     present = mask.any(-1)
     losses = []
     for index, att in enumerate(attention):
-        if att.shape != mask.shape:
-            raise ValueError(f"attention[{index}] has shape {tuple(att.shape)}, expected {tuple(mask.shape)}")
-        mass = (att.float() * mask).sum(-1)
+        if att.dim() != 3 or att.shape[0] != b or att.shape[1] < n or att.shape[2] != mask.shape[2]:
+            raise ValueError(f"attention[{index}] has shape {tuple(att.shape)}, expected ({b}, ≥{n}, {mask.shape[2]})")
+        mass = (att[:, :n].float() * mask).sum(-1)
         losses.append((present.float() - mass).sum() / (b * t))
     return torch.stack(losses).mean()
 
@@ -255,9 +249,7 @@ def os8_weight(alpha: torch.Tensor, alpha_os8: torch.Tensor, *, mode: str = "or"
     return present + extra.to(alpha.dtype)
 
 
-def dtssd_loss(
-    pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, *, eps: float = 1e-6
-) -> torch.Tensor:
+def dtssd_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, *, eps: float = 1e-6) -> torch.Tensor:
     """Weighted squared error of temporal derivatives.
 
     ``Σ_{t≥1} w_t·((p_t − p_{t−1}) − (g_t − g_{t−1}))² / Σ_{t≥1}(w_t + eps)``, with the
@@ -406,9 +398,7 @@ class MattingLoss:
         if cfg.temporal_sparsity > 0 and output.sparsity_forward is not None:
             if "sparsity" not in batch or output.sparsity_backward is None:
                 raise KeyError("the temporal-sparsity loss needs batch['sparsity'] and both sparsity logits")
-            sparse = temporal_sparsity_loss(
-                output.sparsity_forward, output.sparsity_backward, batch["sparsity"]
-            )
+            sparse = temporal_sparsity_loss(output.sparsity_forward, output.sparsity_backward, batch["sparsity"])
             terms["temp_bce"], terms["temp_dtssd"], terms["temp"] = (
                 sparse["bce"],
                 sparse["dtssd"],
