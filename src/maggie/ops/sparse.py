@@ -197,10 +197,19 @@ def build_pyramid(mask: torch.Tensor, levels: int, *, dense: bool = False) -> li
 def _gather_matmul(features: torch.Tensor, table: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """``out[i] = Σ_k features[table[i, k]] @ weight[k]`` with index ``len(features)`` = zeros.
 
-    ``weight`` is ``(K·C_in, C_out)``; done in chunks to bound the gathered buffer.
+    ``weight`` is ``(K·C_in, C_out)``. With fewer output than input channels it is cheaper to
+    multiply first and gather the ``C_out``-wide products; otherwise the ``C_in``-wide inputs
+    are gathered (im2col) and multiplied once, in chunks that bound the gathered buffer.
     """
     m_out, k = table.shape
     c_in = features.shape[1]
+    c_out = weight.shape[1]
+    if c_out < c_in:
+        products = features @ weight.view(k, c_in, c_out).permute(1, 0, 2).reshape(c_in, k * c_out)
+        products = torch.cat((products.view(-1, c_out), products.new_zeros(k, c_out)), dim=0)
+        # Row (site, tap) of the products; an absent site reads the zero rows at the end.
+        flat = table * k + torch.arange(k, device=table.device)
+        return torch.index_select(products, 0, flat.reshape(-1)).view(m_out, k, c_out).sum(dim=1)
     padded = torch.cat((features, features.new_zeros(1, c_in)), dim=0)
     chunk = max(1, _GATHER_CHUNK_ELEMENTS // max(1, k * c_in))
     if m_out <= chunk:
