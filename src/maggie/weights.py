@@ -15,7 +15,6 @@ the key. Nothing is unpickled: ``.safetensors`` files are read with safetensors 
 from __future__ import annotations
 
 import os
-import tempfile
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +25,7 @@ import torch
 from torch import nn
 
 from .errors import WeightsError
+from .io.atomic import atomic_path
 
 __all__ = [
     "REFERENCE_PREFIXES",
@@ -209,14 +209,8 @@ def save_weights(model: nn.Module, path: str | os.PathLike[str], *, reference_na
     path = Path(path)
     state = reference_state_dict(model) if reference_names else {k: v.detach() for k, v in model.state_dict().items()}
     state = {k: v.contiguous() for k, v in state.items()}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(path) as temp:
+        save_file(state, str(temp))
     return path
 
 

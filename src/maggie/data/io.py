@@ -6,17 +6,15 @@ or other metadata), which is what makes ``maggie synth`` reproducible from its s
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from ..errors import InputError
+from ..io.media import IMAGE_SUFFIXES, natural_key
 
 __all__ = [
-    "IMAGE_SUFFIXES",
-    "natural_key",
     "list_images",
     "list_dirs",
     "read_rgb",
@@ -25,13 +23,6 @@ __all__ = [
     "write_jpeg",
     "write_png",
 ]
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-
-
-def natural_key(name: str) -> tuple[object, ...]:
-    """Sort key that orders ``2.png`` before ``10.png``."""
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
 
 
 def list_images(folder: str | Path) -> list[Path]:

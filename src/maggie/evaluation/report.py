@@ -5,13 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..io.atomic import write_text_atomic
 from ..metrics import MetricAccumulator, metric_names
 from .layouts import Group
 
@@ -158,18 +157,10 @@ def _csv_value(value: object) -> object:
 
 
 def _write_atomic(path: Path, rows: list[dict[str, object]], columns: list[str]) -> Path:
-    """Write a CSV next to its final name and rename it, so readers never see a partial file."""
+    """Write a CSV atomically, so readers never see a partial file."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({c: _csv_value(row[c]) for c in columns})
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(buffer.getvalue())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(path, buffer.getvalue())

@@ -161,8 +161,8 @@ class InstanceMatteDecoder(nn.Module):
 
         maps: list[torch.Tensor] = []
         for ca, mlp, sa, back in zip(
-            self.token_feat_ca_layers, self.mlp_layers, self.sa_layers, self.feat_token_ca_layers
-        , strict=True):
+            self.token_feat_ca_layers, self.mlp_layers, self.sa_layers, self.feat_token_ca_layers, strict=True
+        ):
             tokens, att = ca(tokens, token_pos, seq, feat_pos, need_weights=need_attention)
             if att is not None:
                 maps.append(att)

@@ -104,10 +104,26 @@ def dilate(x: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def _dilate_binary(x: torch.Tensor, size: int) -> torch.Tensor:
-    """Binary dilation: per kernel row, a horizontal run test from a running sum (O(1) per
-    pixel whatever the width), then an OR of the vertically shifted rows."""
+    """Binary dilation, computed per slice on the bounding box of its set pixels grown by the
+    kernel's reach: a person's band covers a small part of the frame, so the cost follows the
+    people's extent rather than ``slices × H × W``."""
     h, w = x.shape[-2:]
     flat = x.reshape(-1, h, w)
+    out = torch.zeros_like(flat)
+    reach = size // 2  # the anchor's distance to the kernel's far edge, on the longer side
+    rows, cols = flat.any(dim=2), flat.any(dim=1)
+    for s in torch.nonzero(rows.any(dim=1)).squeeze(1).tolist():
+        ys, xs = torch.nonzero(rows[s]).squeeze(1), torch.nonzero(cols[s]).squeeze(1)
+        y0, y1 = max(int(ys[0]) - reach, 0), min(int(ys[-1]) + reach + 1, h)
+        x0, x1 = max(int(xs[0]) - reach, 0), min(int(xs[-1]) + reach + 1, w)
+        out[s, y0:y1, x0:x1] = _dilate_binary_rows(flat[s : s + 1, y0:y1, x0:x1], size)[0]
+    return out.reshape(x.shape)
+
+
+def _dilate_binary_rows(flat: torch.Tensor, size: int) -> torch.Tensor:
+    """Binary dilation of ``(S, H, W)``: per kernel row, a horizontal run test from a running
+    sum (O(1) per pixel whatever the width), then an OR of the vertically shifted rows."""
+    h, w = flat.shape[-2:]
     c = size // 2
     # running[..., c + j] = number of ones in columns [0, j), padded so that any window
     # [x - left, x + right] clipped to the image is a difference of two slices.
@@ -129,7 +145,7 @@ def _dilate_binary(x: torch.Tensor, size: int) -> torch.Tensor:
             out[:, : h - dy] |= src[:, dy:]
         else:
             out[:, -dy:] |= src[:, : h + dy]
-    return out.reshape(x.shape)
+    return out
 
 
 def erode(x: torch.Tensor, size: int) -> torch.Tensor:

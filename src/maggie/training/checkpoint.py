@@ -9,7 +9,6 @@ it is plain data or tensors, so it loads with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import logging
-import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import WeightsError
+from ..io.atomic import atomic_path
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -70,12 +70,9 @@ def restore_rng_state(state: dict[str, Any], generator: torch.Generator) -> None
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     """Write ``payload`` atomically (temporary file, then rename) so a kill never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"format": CHECKPOINT_FORMAT, **payload}, tmp)
-    os.replace(tmp, path)
-    return path
+    with atomic_path(path) as temp:
+        torch.save({"format": CHECKPOINT_FORMAT, **payload}, temp)
+    return Path(path)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
