@@ -133,3 +133,20 @@ def test_release_urls_are_the_hugging_face_checkpoints() -> None:
             "maggie-video",
         ),
     }
+
+
+@pytest.mark.parametrize("architecture", [None, "maggie-image"])  # the jobs name it explicitly
+def test_untrained_demo_weights_of_the_released_architecture_give_a_thin_band(
+    monkeypatch: pytest.MonkeyPatch, architecture: str | None
+) -> None:
+    """Plain random weights put every pixel in the band, which makes the demo several times slower
+    than a real checkpoint; the demo weights of the released architecture must not."""
+    monkeypatch.setattr(hub, "RELEASES", RELEASES)
+    model = maggie.load_model("image", "untrained", device="cpu", architecture=architecture)
+    yy, xx = np.mgrid[:128, :128]
+    image = np.stack([yy * 2, xx * 2, (yy + xx) % 256], axis=-1).astype(np.uint8)
+    masks = ((yy - 64) ** 2 / 50**2 + (xx - 64) ** 2 / 30**2 < 1)[None]
+    bands = []
+    model.refiner.register_forward_hook(lambda module, args, output: bands.append(args[3]))
+    maggie.ImageMatter(model, short_side=128).predict(image, masks)
+    assert 0 < float(bands[0].float().mean()) < 0.5

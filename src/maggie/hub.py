@@ -7,7 +7,10 @@ the released checkpoints there; :func:`load_model` reads them when no ``weights`
 
 ``weights="untrained"`` gives deterministic random weights instead (see
 :func:`maggie.weights.synthetic_reference_weights`): the tool then runs end to end, but the
-mattes are not meaningful. It exists for trying the tool and for tests.
+mattes are not meaningful. It exists for trying the tool and for tests. For the released
+architectures the golden fixtures' gains are applied so that the coarse matte saturates and the
+uncertainty band stays thin, as with trained weights: plain random weights put every pixel in
+the band and make the refinement several times slower than a real checkpoint.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from .errors import MaggieError, WeightsError
 from .inference.preprocess import resolve_device
 from .io.atomic import atomic_path
 from .models import MaGGIe, build_model
-from .weights import load_reference_weights, read_checkpoint, synthetic_reference_weights
+from .weights import FIXTURE_MULTIPLIERS, load_reference_weights, read_checkpoint, synthetic_reference_weights
 
 __all__ = [
     "KINDS",
@@ -150,7 +153,10 @@ def load_model(
         raise MaggieError(str(exc)) from exc
     if description["source"] == UNTRAINED:
         logger.warning(UNTRAINED_WARNING)
-        load_reference_weights(model, synthetic_reference_weights(model, seed=UNTRAINED_SEED), source=UNTRAINED)
+        # The fixture gains were chosen for the released architectures; other presets keep plain weights.
+        gains = FIXTURE_MULTIPLIERS if name == release.architecture else None
+        untrained = synthetic_reference_weights(model, seed=UNTRAINED_SEED, multipliers=gains)
+        load_reference_weights(model, untrained, source=UNTRAINED)
     else:
         source = os.fspath(weights) if weights is not None else description["path"]
         tensors = read_checkpoint(source)  # a missing or unreadable file is reported as such
