@@ -20,7 +20,8 @@ import numpy as np
 from PIL import Image
 
 from ...errors import InputError
-from ..io import IMAGE_SUFFIXES, list_dirs, list_images, read_gray, read_rgb, read_rgba
+from ...io.media import IMAGE_SUFFIXES
+from ..io import list_dirs, list_images, read_gray, read_rgb, read_rgba
 
 __all__ = [
     "Foreground",
