@@ -10,6 +10,11 @@ import maggie
 from conftest import load_case
 
 ATOL = 1e-4  # max |Δα| allowed by the fixtures for a faithful float32 re-implementation
+# The coarse alpha is tanh of logits that reach ±220 (×32 gains), so float32 rounding in the trunk,
+# which depends on the convolution algorithm the CPU gets (AVX2, AVX-512, AMX, none), moves it by
+# up to ≈2e-4 at transition pixels; the fixture README gives 5e-4 for this map. Every other map
+# holds 1e-4 on all of them.
+ATOL_OS8 = 5e-4
 
 
 def _run(model: maggie.models.MaGGIe, case: dict[str, np.ndarray]) -> maggie.types.MatteOutput:
@@ -27,7 +32,7 @@ def test_image_model_matches_reference(image_model: maggie.models.MaGGIe, name: 
     out = _run(image_model, case)
     assert out.alpha.shape == case["refined_masks"].shape
     np.testing.assert_allclose(out.alpha.numpy(), case["refined_masks"], atol=ATOL, rtol=0)
-    np.testing.assert_allclose(out.alpha_os8.numpy(), case["alpha_os8"], atol=ATOL, rtol=0)
+    np.testing.assert_allclose(out.alpha_os8.numpy(), case["alpha_os8"], atol=ATOL_OS8, rtol=0)
     assert _flipped_fraction(out.uncertainty, case["detail_mask"]) <= 1e-4
     if "alpha_os4" in case:
         np.testing.assert_allclose(out.alpha_os4.numpy(), case["alpha_os4"], atol=ATOL, rtol=0)

@@ -83,6 +83,29 @@ def test_preview_mp4_and_odd_size(tmp_path):
         list(read_alpha_video(path))
 
 
+def test_preview_encoding_is_repeatable_in_one_process(tmp_path):
+    """The same frames give the same .mp4 bytes, whatever the process did before (a resumed job
+    rebuilds its preview after other work; x264's macroblock tree read stale memory on small
+    frames and made such previews differ)."""
+    yy, xx = np.mgrid[:H, :W]
+    frames = [
+        np.stack([(xx * 4 + 9 * t) % 256, (yy * 5 + 3 * t) % 256, ((xx + yy) * 2 * (t + 1)) % 256], axis=-1)
+        .astype(np.uint8)
+        for t in range(7)
+    ]
+    rng = np.random.default_rng(0)
+    encoded = set()
+    for attempt in range(8):
+        churn = [bytearray(rng.bytes(int(n))) for n in rng.integers(1, 200_000, size=40)]
+        path = tmp_path / f"p{attempt}.mp4"
+        with open_preview_video(path, fps=25, size=(H, W)) as writer:
+            for frame in frames:
+                writer.write(frame)
+        del churn
+        encoded.add(path.read_bytes())
+    assert len(encoded) == 1
+
+
 def test_writer_exception_removes_temp_file_and_keeps_old_output(tmp_path):
     path = tmp_path / "alpha_00.mov"
     path.write_bytes(b"previous run")

@@ -7,8 +7,8 @@ Formats, chosen by the file suffix:
 * ``.webm``: VP9 with alpha (``libvpx-vp9``, ``yuva420p``, lossless mode): plays with
   transparency in browsers. The alpha plane is 8-bit and kept to within 1/255. Reading the
   alpha back needs the ``libvpx-vp9`` decoder; FFmpeg's native VP9 decoder drops it.
-* ``.mp4``: H.264 (``libx264``, ``yuv420p``, CRF 18) without alpha, for previews. Odd frame
-  sizes are padded by one edge pixel, since 4:2:0 H.264 needs even sizes.
+* ``.mp4``: H.264 (``libx264``, ``yuv420p``, CRF 18, no macroblock tree) without alpha, for
+  previews. Odd frame sizes are padded by one edge pixel, since 4:2:0 H.264 needs even sizes.
 
 Writers take one frame at a time (bounded memory), encode into a hidden temporary file next to
 the destination and rename it on a successful :meth:`VideoWriter.close`; an exception inside
@@ -42,7 +42,9 @@ __all__ = [
 _CODECS: dict[str, tuple[str, str, dict[str, str], str]] = {
     ".mov": ("prores_ks", "yuva444p10le", {"profile": "4444"}, "mov"),
     ".webm": ("libvpx-vp9", "yuva420p", {"lossless": "1"}, "webm"),
-    ".mp4": ("libx264", "yuv420p", {"crf": "18", "preset": "medium"}, "mp4"),
+    # mbtree off: on frames of a few macroblocks x264's macroblock-tree rate control reads memory it
+    # never wrote, so identical frames encoded twice in one process gave different previews.
+    ".mp4": ("libx264", "yuv420p", {"crf": "18", "preset": "medium", "x264-params": "mbtree=0"}, "mp4"),
 }
 ALPHA_VIDEO_SUFFIXES = (".mov", ".webm")
 
