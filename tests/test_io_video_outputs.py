@@ -89,8 +89,9 @@ def test_preview_encoding_is_repeatable_in_one_process(tmp_path):
     frames and made such previews differ)."""
     yy, xx = np.mgrid[:H, :W]
     frames = [
-        np.stack([(xx * 4 + 9 * t) % 256, (yy * 5 + 3 * t) % 256, ((xx + yy) * 2 * (t + 1)) % 256], axis=-1)
-        .astype(np.uint8)
+        np.stack([(xx * 4 + 9 * t) % 256, (yy * 5 + 3 * t) % 256, ((xx + yy) * 2 * (t + 1)) % 256], axis=-1).astype(
+            np.uint8
+        )
         for t in range(7)
     ]
     rng = np.random.default_rng(0)
