@@ -26,7 +26,10 @@ def _flipped_fraction(ours: torch.Tensor, ref: np.ndarray) -> float:
     return float((ours.to(torch.uint8).numpy() != ref).mean())
 
 
-@pytest.mark.parametrize("name", ["image_b1_n3_192x256", "image_b1_n1_128x128", "image_b1_n10_128x192"])
+# image_b1_n3_160x224: multiples of the encoder's stride 32 but not of 64 (odd 1/32 grid, 5×7).
+@pytest.mark.parametrize(
+    "name", ["image_b1_n3_192x256", "image_b1_n1_128x128", "image_b1_n10_128x192", "image_b1_n3_160x224"]
+)
 def test_image_model_matches_reference(image_model: maggie.models.MaGGIe, name: str) -> None:
     case = load_case(name)
     out = _run(image_model, case)
@@ -93,6 +96,37 @@ def test_image_model_intermediates(image_model: maggie.models.MaGGIe) -> None:
         active = ref > -99
         assert np.array_equal(active, ours > -99), name
         np.testing.assert_allclose(ours[active], ref[active], atol=1e-4 * np.abs(ref[active]).max(), rtol=0)
+
+
+def test_sparse_refinement_at_a_size_of_32_multiples(image_model: maggie.models.MaGGIe) -> None:
+    """At 160×224 the max-pool chain of U down to 1/8 and the inverse convolutions back up give the
+    reference's active sets and logits, and the dense masked refinement gives the same mattes."""
+    case = load_case("image_b1_n3_160x224")
+    assert case["H"] % 64 and case["W"] % 64
+    image, masks = torch.from_numpy(case["image"]), torch.from_numpy(case["masks"])
+    m = image_model
+    with torch.no_grad():
+        frames = m.encode(image, masks)
+        attended, tokens, _, _ = m.instance_decoder.attend(frames.coarse[None], masks, need_attention=False)
+        features = m.instance_decoder.head(attended[0])
+        kernels = m.instance_decoder.kernels(tokens)
+        band = torch.from_numpy(case["detail_mask"]).bool()
+        sparse = m.refiner(features, kernels, frames.shortcuts, band)
+        dense = m.refiner(features, kernels, frames.shortcuts, band, dense=True)
+        m.dense_refinement = True
+        try:
+            dense_out = m(image, masks)
+        finally:
+            m.dense_refinement = False
+    for name, ours, ours_dense in zip(("logits_os4", "logits_os1"), sparse, dense, strict=True):
+        ref = case[name]
+        ours, ours_dense = ours.numpy().reshape(ref.shape), ours_dense.numpy().reshape(ref.shape)
+        active = ref > -99
+        assert np.array_equal(active, ours > -99) and np.array_equal(active, ours_dense > -99), name
+        tol = 1e-4 * np.abs(ref[active]).max()
+        np.testing.assert_allclose(ours[active], ref[active], atol=tol, rtol=0, err_msg=name)
+        np.testing.assert_allclose(ours_dense[active], ours[active], atol=tol, rtol=0, err_msg=name)
+    np.testing.assert_allclose(dense_out.alpha.numpy(), case["refined_masks"], atol=ATOL, rtol=0)
 
 
 def test_pipeline_matches_reference_evaluation(image_model: maggie.models.MaGGIe) -> None:

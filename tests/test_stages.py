@@ -74,8 +74,13 @@ def test_stage_shapes(tiny: maggie.models.MaGGIe, n: int) -> None:
 def test_entry_point_checks_shapes(tiny: maggie.models.MaGGIe) -> None:
     with pytest.raises(ValueError, match=r"image must have shape \(B, T, 3, H, W\)"):
         tiny(torch.zeros(1, 3, 64, 64), _masks(1))
-    with pytest.raises(ValueError, match="multiples of 64"):
-        tiny(torch.zeros(1, 1, 3, 60, 64), torch.zeros(1, 1, 1, 60, 64))
+    # The encoder's stride is 32: 80 = 5·16 is refused, 96 = 3·32 (not a multiple of 64) runs.
+    for h, w in ((60, 64), (80, 64), (64, 80)):
+        with pytest.raises(
+            ValueError, match=rf"height and width must be multiples of 32 \(the encoder's stride\), got {h}×{w}"
+        ):
+            tiny(torch.zeros(1, 1, 3, h, w), torch.zeros(1, 1, 1, h, w))
+    assert tiny(torch.zeros(1, 1, 3, 96, 160), torch.zeros(1, 1, 1, 96, 160)).alpha.shape == (1, 1, 1, 96, 160)
     with pytest.raises(ValueError, match="1 to 10 instances, got N=11"):
         tiny(torch.zeros(1, 1, 3, H, W), torch.zeros(1, 1, 11, H, W))
     with pytest.raises(ValueError, match=r"with T=1, got \(1, 2, 1, 64, 128\)"):

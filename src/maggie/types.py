@@ -3,7 +3,8 @@
 Shapes are written with these letters everywhere in maggie:
 
 * ``B`` batch (clips), ``T`` frames per clip (1 for images), ``N`` instances (people) per frame,
-* ``H×W`` the network input size (a multiple of 64), ``h×w = H/8×W/8`` the coarse grid,
+* ``H×W`` the network input size (a multiple of 32, the encoder's stride; the inference pipelines
+  pad to 64 as the reference evaluation does), ``h×w = H/8×W/8`` the coarse grid,
 * ``C`` channels.
 
 Image = video with ``T = 1``: every model entry point takes ``(B, T, ...)`` tensors.

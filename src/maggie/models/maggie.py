@@ -76,7 +76,7 @@ class MaGGIe(nn.Module):
         """Predict one alpha matte per instance.
 
         Args:
-            image: ``(B, T, 3, H, W)`` ImageNet-normalised RGB; ``H``, ``W`` multiples of 64.
+            image: ``(B, T, 3, H, W)`` ImageNet-normalised RGB; ``H``, ``W`` multiples of 32.
             masks: ``(B, T, N, H', W')`` guidance masks in {0, 1}, ``1 ≤ N ≤ max_instances``. At
                 another size than the image they are nearest-resized to it (the reference
                 evaluates images with masks given at 1/8).
@@ -107,8 +107,8 @@ class MaGGIe(nn.Module):
         check_shape("image", image, ("B", "T", 3, "H", "W"), sizes)
         check_shape("masks", masks, ("B", "T", "N", "Hm", "Wm"), sizes)
         b, t, n, h, w = sizes["B"], sizes["T"], sizes["N"], sizes["H"], sizes["W"]
-        if h % 64 or w % 64:
-            raise ValueError(f"image height and width must be multiples of 64, got {h}×{w}")
+        if h % 32 or w % 32:
+            raise ValueError(f"image height and width must be multiples of 32 (the encoder's stride), got {h}×{w}")
         if not 1 <= n <= self.config.max_instances:
             raise ValueError(f"masks must hold 1 to {self.config.max_instances} instances, got N={n}")
         masks = masks.to(image.dtype)
